@@ -1,0 +1,5 @@
+"""`python -m maskline` runs the CLI."""
+
+from maskline.cli import main
+
+main()

@@ -1,0 +1,134 @@
+"""The `maskline` command: serve, migrate, and manage accounts and API keys."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from maskline.settings import Settings, SettingsError, describe
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _runtime(settings: Settings) -> Any:
+    from maskline.runtime import Runtime
+
+    return Runtime(settings)
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Maskline: a self-hosted number-masking server that speaks the Twilio Proxy v1 API."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (MASKLINE_HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (MASKLINE_PORT).")
+@click.option("--database-url", default=None, help="Database URL (MASKLINE_DATABASE_URL).")
+@click.option("--public-url", default=None, help="Public base URL (MASKLINE_PUBLIC_URL).")
+def serve(
+    host: str | None, port: int | None, database_url: str | None, public_url: str | None
+) -> None:
+    """Migrate the database, then serve the API (the default command)."""
+    import uvicorn
+
+    from maskline.app import create_app
+    from maskline.bootstrap import prepare
+
+    settings = _settings(host=host, port=port, database_url=database_url, public_url=public_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    runtime = _runtime(settings)
+    prepare(runtime)
+    app = create_app(runtime=runtime)
+    click.echo(f"Maskline listening on http://{settings.host}:{settings.port}", err=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=settings.log_level,
+    )
+
+
+@main.command()
+@click.option("--database-url", default=None, help="Database URL (MASKLINE_DATABASE_URL).")
+def migrate(database_url: str | None) -> None:
+    """Apply the database migrations that are not applied yet."""
+    from maskline.db import migrate as migrations
+
+    runtime = _runtime(_settings(database_url=database_url))
+    before = migrations.current_revision(runtime.engine)
+    migrations.upgrade(runtime.engine)
+    after = migrations.current_revision(runtime.engine)
+    click.echo(f"schema at {after}" + ("" if before == after else f" (was {before})"))
+
+
+@main.group()
+def accounts() -> None:
+    """Manage accounts."""
+
+
+@accounts.command("create")
+@click.option("--friendly-name", default=None, help="A name to recognise the account by.")
+def create_account_command(friendly_name: str | None) -> None:
+    """Create an account and print its SID and auth token."""
+    from maskline.accounts.rules import create_account
+    from maskline.bootstrap import prepare
+
+    runtime = _runtime(_settings())
+    prepare(runtime, login=False)
+    with runtime.transaction() as conn:
+        creds = create_account(conn, runtime.clock, friendly_name=friendly_name)
+    click.echo(f"Account SID: {creds.sid}\nAuth token:  {creds.secret}")
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--account-sid", required=True, help="The account the key acts for.")
+@click.option("--friendly-name", default=None, help="A name to recognise the key by.")
+def create_key_command(account_sid: str, friendly_name: str | None) -> None:
+    """Create an API key and print its SID and secret (shown only once)."""
+    from maskline.accounts.rules import create_api_key
+    from maskline.accounts.store import get_account
+    from maskline.bootstrap import prepare
+
+    runtime = _runtime(_settings())
+    prepare(runtime, login=False)
+    with runtime.transaction() as conn:
+        if get_account(conn, account_sid) is None:
+            raise click.ClickException(f"No account {account_sid}")
+        creds = create_api_key(
+            conn, runtime.clock, account_sid=account_sid, friendly_name=friendly_name
+        )
+    click.echo(f"API key SID: {creds.sid}\nSecret:      {creds.secret}")
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """List every setting with its default and meaning."""
+    for name, default, help_text in describe():
+        click.echo(f"{name} (default: {default or 'unset'})\n    {help_text}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Storage: the engine, the shared metadata and the schema check."""

@@ -1,0 +1,77 @@
+"""Sending a message interaction through the carrier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row
+
+from maskline import sids
+from maskline.carriers.base import Carrier
+from maskline.clock import Clock
+from maskline.errors import InvalidParameter, NotFound, SessionClosed
+from maskline.interactions import store
+from maskline.sessions.rules import record_interaction
+from maskline.sessions.tables import ACTIVE
+
+MAX_BODY = 1600
+
+
+def create_message_interaction(
+    conn: Connection,
+    clock: Clock,
+    carrier: Carrier,
+    *,
+    session: Any,
+    participant: Any,
+    body: str | None,
+    media_urls: list[str],
+    base_url: str,
+) -> Row[Any]:
+    if not body and not media_urls:
+        raise InvalidParameter("Body", "Body or MediaUrl is required")
+    if body is not None and len(body) > MAX_BODY:
+        raise InvalidParameter("Body", f"must be at most {MAX_BODY} characters")
+    if session.status not in ACTIVE:
+        raise SessionClosed()
+    if participant.date_deleted is not None:
+        raise NotFound(f"Participant {participant.sid} was removed from the session")
+    sent = carrier.send_message(
+        conn,
+        clock,
+        account_sid=session.account_sid,
+        from_number=participant.proxy_identifier,
+        to_number=participant.identifier,
+        body=body,
+        media_urls=media_urls,
+        base_url=base_url,
+    )
+    now = clock.now_ms()
+    data: dict[str, Any] = {"body": body or ""}
+    if media_urls:
+        data["media_urls"] = media_urls
+    sid = sids.new_sid(sids.INTERACTION)
+    store.insert_interaction(
+        conn,
+        {
+            "sid": sid,
+            "account_sid": session.account_sid,
+            "service_sid": session.service_sid,
+            "session_sid": session.sid,
+            "participant_sid": participant.sid,
+            "type": "message",
+            "data": orjson.dumps(data).decode(),
+            "outbound_participant_sid": participant.sid,
+            "outbound_resource_sid": sent.sid,
+            "outbound_resource_status": sent.status,
+            "outbound_resource_type": "Message",
+            "outbound_resource_url": sent.url,
+            "date_created": now,
+            "date_updated": now,
+        },
+    )
+    record_interaction(conn, session=session, now=now)
+    row = store.get_message_interaction(conn, participant.sid, sid)
+    assert row is not None
+    return row

@@ -1,0 +1,1 @@
+"""Alembic migrations of Maskline's schema; applied by `maskline migrate` and at start."""

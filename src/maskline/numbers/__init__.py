@@ -1,0 +1,1 @@
+"""The account's inventory of phone numbers and short codes, and their place in a service pool."""

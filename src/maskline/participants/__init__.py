@@ -1,0 +1,1 @@
+"""Participants: the two people of a session, each with the proxy number they see."""

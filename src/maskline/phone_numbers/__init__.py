@@ -1,0 +1,1 @@
+"""PhoneNumbers: the phone numbers of a service's pool."""

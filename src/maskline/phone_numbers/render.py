@@ -1,0 +1,25 @@
+"""The PhoneNumber resource as the API shows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maskline.clock import iso
+from maskline.numbers.pool import capabilities
+
+
+def render_phone_number(row: Any, base_url: str) -> dict[str, Any]:
+    return {
+        "sid": row.sid,
+        "account_sid": row.account_sid,
+        "service_sid": row.service_sid,
+        "date_created": iso(row.date_added),
+        "date_updated": iso(row.date_pool_updated),
+        "phone_number": row.phone_number,
+        "friendly_name": row.friendly_name,
+        "iso_country": row.iso_country,
+        "capabilities": capabilities(row),
+        "url": f"{base_url}/v1/Services/{row.service_sid}/PhoneNumbers/{row.sid}",
+        "is_reserved": bool(row.is_reserved),
+        "in_use": row.in_use,
+    }

@@ -1,0 +1,1 @@
+"""The sandbox: a simulated phone network inside Maskline, for development and tests."""

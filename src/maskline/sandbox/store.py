@@ -1,0 +1,35 @@
+"""Queries on the sandbox carrier's records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from maskline.sandbox.tables import carrier_messages
+
+
+def get_message(conn: Connection, account_sid: str, sid: str) -> Row[Any] | None:
+    stmt = select(carrier_messages).where(
+        carrier_messages.c.sid == sid, carrier_messages.c.account_sid == account_sid
+    )
+    return conn.execute(stmt).first()
+
+
+def messages_received(
+    conn: Connection, account_sid: str, number: str, limit: int = 1000
+) -> list[Row[Any]]:
+    """What Maskline delivered to the handset `number`, oldest first."""
+    stmt = (
+        select(carrier_messages)
+        .where(
+            carrier_messages.c.to_number == number,
+            carrier_messages.c.account_sid == account_sid,
+            carrier_messages.c.direction == "outbound",
+        )
+        .order_by(carrier_messages.c.id.desc())
+        .limit(limit)
+    )
+    rows = list(conn.execute(stmt))
+    rows.reverse()
+    return rows

@@ -1,0 +1,1 @@
+"""Services: a pool of numbers, its sessions, and the callbacks of both."""

@@ -1,0 +1,52 @@
+"""Queries on services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+
+from maskline.db.paging import fetch_page
+from maskline.services.tables import services
+from maskline.sids import SERVICE, is_sid
+from maskline.web.paging import PageRequest
+
+_BY_SID = select(services).where(
+    services.c.sid == bindparam("sid"), services.c.account_sid == bindparam("account_sid")
+)
+_BY_NAME = select(services).where(
+    services.c.unique_name == bindparam("name"),
+    services.c.account_sid == bindparam("account_sid"),
+)
+
+
+def get_service(conn: Connection, account_sid: str, key: str) -> Row[Any] | None:
+    """A service of the account by SID or, failing that, by unique name."""
+    if is_sid(key, SERVICE):
+        row = conn.execute(_BY_SID, {"sid": key, "account_sid": account_sid}).first()
+        if row is not None:
+            return row
+    return conn.execute(_BY_NAME, {"name": key, "account_sid": account_sid}).first()
+
+
+def get_service_by_sid(conn: Connection, sid: str) -> Row[Any] | None:
+    return conn.execute(select(services).where(services.c.sid == sid)).first()
+
+
+def insert_service(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(services).values(**values))
+
+
+def update_service(conn: Connection, sid: str, values: dict[str, Any]) -> None:
+    conn.execute(update(services).where(services.c.sid == sid).values(**values))
+
+
+def delete_service(conn: Connection, sid: str) -> None:
+    conn.execute(delete(services).where(services.c.sid == sid))
+
+
+def list_services(
+    conn: Connection, account_sid: str, request: PageRequest
+) -> tuple[list[Row[Any]], bool]:
+    stmt = select(services).where(services.c.account_sid == account_sid)
+    return fetch_page(conn, stmt, services.c.id, request)

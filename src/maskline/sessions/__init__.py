@@ -1,0 +1,1 @@
+"""Sessions: a conversation between two participants through proxy numbers."""

@@ -1,0 +1,278 @@
+"""The life of a session: create, update (close, re-open, TTL), expire, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from maskline import sids
+from maskline.clock import Clock
+from maskline.db.errors import violated_constraint
+from maskline.errors import (
+    InvalidParameter,
+    NotFound,
+    PairAlreadyActive,
+    SessionClosed,
+    SessionUniqueNameTaken,
+    StatusChangeNotSupported,
+    TooManyParticipants,
+)
+from maskline.numbers import store as numbers_store
+from maskline.participants import rules as participant_rules
+from maskline.participants import store as participants_store
+from maskline.sessions import store
+from maskline.sessions.tables import ACTIVE
+
+MODES = ("message-only", "voice-only", "voice-and-message")
+STATUSES = ("open", "in-progress", "closed", "failed", "unknown")
+PARTICIPANT_KEYS = ("Identifier", "FriendlyName", "ProxyIdentifier", "ProxyIdentifierSid")
+
+
+def expires_at(
+    *, date_expiry: int | None, ttl: int, ttl_base: int, last_interaction: int | None
+) -> int | None:
+    """When an active session closes by itself: DateExpiry wins, else the TTL, else never."""
+    if date_expiry is not None:
+        return date_expiry
+    if ttl > 0:
+        return max(ttl_base, last_interaction or 0) + ttl * 1000
+    return None
+
+
+def fetch_session(
+    conn: Connection, *, service_sid: str, sid: str, for_update: bool = False
+) -> Row[Any]:
+    row = store.get_session(conn, service_sid, sid, for_update=for_update)
+    if row is None:
+        raise NotFound(f"The requested Session {sid} was not found")
+    return row
+
+
+def parse_participants(values: list[str]) -> list[dict[str, str]]:
+    """Each `Participants` value is a JSON object; keys vary in order and spacing by SDK."""
+    if len(values) > 2:
+        raise TooManyParticipants()
+    parsed = []
+    for raw in values:
+        try:
+            item = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameter("Participants", "each value must be a JSON object") from exc
+        if not isinstance(item, dict):
+            raise InvalidParameter("Participants", "each value must be a JSON object")
+        unknown = set(item) - set(PARTICIPANT_KEYS)
+        if unknown:
+            raise InvalidParameter(
+                "Participants", "unknown key " + ", ".join(sorted(map(str, unknown)))
+            )
+        for key, value in item.items():
+            if not isinstance(value, str):
+                raise InvalidParameter("Participants", f"{key} must be a string")
+        identifier = item.get("Identifier")
+        if not identifier:
+            raise InvalidParameter("Participants", "each participant needs an Identifier")
+        if len(identifier) > 191:
+            raise InvalidParameter("Participants", "Identifier must be at most 191 characters")
+        if len(item.get("FriendlyName") or "") > 255:
+            raise InvalidParameter("Participants", "FriendlyName must be at most 255 characters")
+        parsed.append(item)
+    return parsed
+
+
+def create_session(
+    conn: Connection,
+    clock: Clock,
+    *,
+    account_sid: str,
+    service: Any,
+    unique_name: str | None,
+    mode: str | None,
+    status: str | None,
+    ttl: int | None,
+    date_expiry: int | None,
+    participants: list[dict[str, str]],
+) -> Row[Any]:
+    now = clock.now_ms()
+    if status not in (None, "open", "in-progress"):
+        raise StatusChangeNotSupported("A session starts open or in-progress")
+    if date_expiry is not None and date_expiry <= now:
+        raise InvalidParameter("DateExpiry", "must be in the future")
+    ttl = service.default_ttl if ttl is None else ttl
+    values = {
+        "sid": sids.new_sid(sids.SESSION),
+        "account_sid": account_sid,
+        "service_sid": service.sid,
+        "unique_name": unique_name,
+        "mode": mode or "voice-and-message",
+        "status": status or "open",
+        "ttl": ttl,
+        "date_expiry": date_expiry,
+        "date_started": now,
+        "date_ended": None,
+        "date_last_interaction": None,
+        "closed_reason": None,
+        "date_created": now,
+        "date_updated": now,
+        "ttl_base": now,
+        "expires_at": expires_at(
+            date_expiry=date_expiry, ttl=ttl, ttl_base=now, last_interaction=None
+        ),
+    }
+    try:
+        with conn.begin_nested():
+            store.insert_session(conn, values)
+    except IntegrityError as error:
+        if violated_constraint(error) == "uq_sessions_service_sid_unique_name":
+            raise SessionUniqueNameTaken() from error
+        raise
+    session = fetch_session(conn, service_sid=service.sid, sid=values["sid"])
+    # All or nothing: a participant that fails raises, and the request's transaction rolls the
+    # session back with it.
+    for item in participants:
+        participant_rules.add_participant(
+            conn,
+            clock,
+            account_sid=account_sid,
+            service=service,
+            session=session,
+            identifier=item["Identifier"],
+            friendly_name=item.get("FriendlyName"),
+            proxy_identifier=item.get("ProxyIdentifier"),
+            proxy_identifier_sid=item.get("ProxyIdentifierSid"),
+        )
+    return session
+
+
+def update_session(
+    conn: Connection,
+    clock: Clock,
+    *,
+    service: Any,
+    sid: str,
+    ttl: int | None,
+    date_expiry: int | None,
+    status: str | None,
+) -> Row[Any]:
+    session = fetch_session(conn, service_sid=service.sid, sid=sid, for_update=True)
+    now = clock.now_ms()
+    reopening = status == "in-progress" and session.status not in ACTIVE
+    if status is not None and status != session.status:
+        if status == "closed" and session.status in ACTIVE:
+            close_session(conn, clock, session=session, reason="api")
+            session = fetch_session(conn, service_sid=service.sid, sid=session.sid)
+        elif reopening and session.status == "closed":
+            _reopen(conn, now, session)
+            session = fetch_session(conn, service_sid=service.sid, sid=session.sid)
+        else:
+            raise StatusChangeNotSupported(f"A session cannot go from {session.status} to {status}")
+    if ttl is None and date_expiry is None:
+        return session
+    if session.status not in ACTIVE:
+        raise SessionClosed("Re-open the session to change its Ttl or DateExpiry")
+    if date_expiry is not None and date_expiry <= now:
+        raise InvalidParameter("DateExpiry", "must be in the future")
+    new_ttl = session.ttl if ttl is None else ttl
+    new_expiry = session.date_expiry if date_expiry is None else date_expiry
+    store.update_session(
+        conn,
+        session.sid,
+        {
+            "ttl": new_ttl,
+            "date_expiry": new_expiry,
+            "date_updated": now,
+            "expires_at": expires_at(
+                date_expiry=new_expiry,
+                ttl=new_ttl,
+                ttl_base=session.ttl_base,
+                last_interaction=session.date_last_interaction,
+            ),
+        },
+    )
+    return fetch_session(conn, service_sid=service.sid, sid=session.sid)
+
+
+def _reopen(conn: Connection, now: int, session: Any) -> None:
+    try:
+        with conn.begin_nested():
+            participants_store.set_session_active(conn, session.sid, True, now)
+    except IntegrityError as error:
+        if violated_constraint(error) == "uq_participants_active_pair":
+            raise PairAlreadyActive(
+                "Re-opening would make a participant's pair active in two sessions"
+            ) from error
+        raise
+    for number_sid in participant_rules.numbers_in_use(
+        participants_store.session_participants(conn, session.sid)
+    ):
+        numbers_store.change_in_use(conn, number_sid, +1)
+    store.update_session(
+        conn,
+        session.sid,
+        {
+            "status": "in-progress",
+            "closed_reason": None,
+            "date_ended": None,
+            "date_updated": now,
+            "ttl_base": now,
+            "expires_at": expires_at(
+                date_expiry=session.date_expiry,
+                ttl=session.ttl,
+                ttl_base=now,
+                last_interaction=session.date_last_interaction,
+            ),
+        },
+    )
+
+
+def close_session(conn: Connection, clock: Clock, *, session: Any, reason: str) -> None:
+    """Close an active session: its pairs and numbers are free again at once."""
+    now = clock.now_ms()
+    _release_numbers(conn, session.sid)
+    participants_store.set_session_active(conn, session.sid, False, now)
+    store.update_session(
+        conn,
+        session.sid,
+        {
+            "status": "closed",
+            "closed_reason": reason,
+            "date_ended": now,
+            "date_updated": now,
+            "expires_at": None,
+        },
+    )
+
+
+def _release_numbers(conn: Connection, session_sid: str) -> None:
+    for number_sid in participant_rules.numbers_in_use(
+        participants_store.session_participants(conn, session_sid)
+    ):
+        numbers_store.change_in_use(conn, number_sid, -1)
+
+
+def delete_session(conn: Connection, *, service_sid: str, sid: str) -> None:
+    session = fetch_session(conn, service_sid=service_sid, sid=sid, for_update=True)
+    if session.status in ACTIVE:
+        _release_numbers(conn, session.sid)
+    store.delete_session(conn, session.sid)
+
+
+def record_interaction(conn: Connection, *, session: Any, now: int) -> None:
+    """An interaction happened: open becomes in-progress and the TTL starts again."""
+    store.update_session(
+        conn,
+        session.sid,
+        {
+            "status": "in-progress" if session.status == "open" else session.status,
+            "date_last_interaction": now,
+            "date_updated": now,
+            "expires_at": expires_at(
+                date_expiry=session.date_expiry,
+                ttl=session.ttl,
+                ttl_base=session.ttl_base,
+                last_interaction=now,
+            ),
+        },
+    )

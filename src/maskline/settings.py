@@ -1,0 +1,96 @@
+"""Maskline's settings: one typed object read once from `MASKLINE_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A `MASKLINE_*` variable holds a value Maskline cannot use."""
+
+
+def _setting(default: Any, help: str) -> Any:
+    # The help text lives beside the field so `maskline settings` and the docs test can list it.
+    from dataclasses import field
+
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(
+        "sqlite:///./var/maskline.db",
+        "Database URL. A SQLite file (default, created with its folder) or PostgreSQL as "
+        "postgresql://user:password@host:5432/dbname.",
+    )
+    account_sid: str = _setting(
+        "",
+        "SID of an account to create at start if absent (AC followed by 32 hex digits). "
+        "Without it, a development account is created once and its credentials printed.",
+    )
+    auth_token: str = _setting(
+        "", "Auth token of MASKLINE_ACCOUNT_SID (32 hex digits); required with it."
+    )
+    public_url: str = _setting(
+        "",
+        "Public base URL (scheme://host[:port]) used in `url`, `links`, paging URLs and "
+        "signatures. Default: taken from each request's Host header.",
+    )
+    carrier: str = _setting(
+        "sandbox",
+        "Carrier that carries texts and calls: `sandbox` (simulated network, default) or `twilio`.",
+    )
+    host: str = _setting("127.0.0.1", "Address `maskline serve` listens on.")
+    port: int = _setting(8080, "Port `maskline serve` listens on.")
+    log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    max_pool_numbers: int = _setting(
+        0,
+        "Highest number of phone numbers and short codes one service may hold (0: no cap). "
+        "Twilio's own cap is 500 unreserved numbers.",
+    )
+    max_body_bytes: int = _setting(
+        1_048_576, "Largest request body accepted, in bytes; larger bodies get 413."
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("MASKLINE_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise SettingsError(
+                        f"MASKLINE_{f.name.upper()} must be a whole number, not {raw!r}"
+                    ) from exc
+            else:
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.carrier not in ("sandbox", "twilio"):
+            raise SettingsError("MASKLINE_CARRIER must be `sandbox` or `twilio`")
+        if bool(self.account_sid) != bool(self.auth_token):
+            raise SettingsError("MASKLINE_ACCOUNT_SID and MASKLINE_AUTH_TOKEN go together")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("MASKLINE_PUBLIC_URL must start with http:// or https://")
+        if self.max_pool_numbers < 0:
+            raise SettingsError("MASKLINE_MAX_POOL_NUMBERS cannot be negative")
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, help) for every setting, for the CLI and the docs."""
+    rows = []
+    for f in fields(Settings):
+        rows.append((f"MASKLINE_{f.name.upper()}", str(f.default), f.metadata["help"]))
+    return rows

@@ -1,0 +1,1 @@
+"""ShortCodes: the short codes of a service's pool (messages only)."""

@@ -1,0 +1,162 @@
+"""The ASGI application: match a route, read the body, run the handler, render any error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from maskline.errors import (
+    ApiError,
+    BodyTooLarge,
+    InternalError,
+    InvalidParameter,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
+from maskline.runtime import Runtime
+from maskline.web.request import Request, parse_form
+from maskline.web.response import Response, json_response
+from maskline.web.routing import Route, Router
+
+log = logging.getLogger("maskline.web")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
+
+
+def error_response(error: ApiError) -> Response:
+    response = json_response(error.body(), error.status)
+    if isinstance(error, Unauthorized):
+        response.headers.append((b"www-authenticate", b'Basic realm="Maskline"'))
+    return response
+
+
+class App:
+    def __init__(
+        self,
+        runtime: Runtime,
+        routes: list[Route],
+        on_startup: list[Hook] | None = None,
+        on_shutdown: list[Hook] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.router = Router(routes)
+        self.on_startup = on_startup or []
+        self.on_shutdown = on_shutdown or []
+        self._max_body = runtime.settings.max_body_bytes
+        self._public_url = runtime.settings.public_url.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            response = await self._handle(scope, receive)
+            headers = [
+                (b"content-length", str(len(response.body)).encode()),
+                *response.headers,
+            ]
+            if response.content_type:
+                headers.append((b"content-type", response.content_type))
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": response.body})
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    for hook in self.on_startup:
+                        await hook()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.on_shutdown:
+                    try:
+                        await hook()
+                    except Exception:
+                        log.exception("shut-down hook failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, receive: Receive) -> Response:
+        try:
+            return await self._dispatch(scope, receive)
+        except ApiError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            return error_response(InternalError())
+
+    async def _dispatch(self, scope: Scope, receive: Receive) -> Response:
+        path: str = scope["path"]
+        matched = self.router.match(path)
+        if matched is None:
+            raise NotFound(f"The requested resource {path} was not found")
+        routes, params = matched
+        method: str = scope["method"]
+        route = routes.get(method)
+        if route is None:
+            raise MethodNotAllowed(f"Method {method} is not allowed on {path}")
+        raw = await self._read_body(receive)
+        auth_header = None
+        host = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth_header = value.decode("latin-1")
+            elif name == b"host":
+                host = value.decode("latin-1")
+        try:
+            form = parse_form(raw)
+            query = parse_form(scope.get("query_string", b""))
+        except UnicodeDecodeError as exc:
+            raise InvalidParameter("body", "is not valid UTF-8 form data") from exc
+        base_url = self._public_url or f"{scope.get('scheme', 'http')}://{host or 'localhost'}"
+        request = Request(self.runtime, method, path, params, query, form, base_url)
+        if route.is_async:
+            if route.auth:
+                self._authenticate(request, auth_header)
+            return await route.handler(request)  # type: ignore[no-any-return,misc]
+        runtime = self.runtime
+        with runtime.transaction(writes=route.writes) as conn:
+            request.conn = conn
+            if route.auth:
+                account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
+                if account_sid is None:
+                    raise Unauthorized()
+                request.account_sid = account_sid
+            return route.handler(request)  # type: ignore[return-value]
+
+    def _authenticate(self, request: Request, auth_header: str | None) -> None:
+        runtime = self.runtime
+        with runtime.transaction(writes=False) as conn:
+            account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
+        if account_sid is None:
+            raise Unauthorized()
+        request.account_sid = account_sid
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise BodyTooLarge(f"Request body is larger than {self._max_body} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
