@@ -85,8 +85,15 @@ def _why_none(
     if store.count_pool(conn, service_sid=service_sid) == 0:
         return ServiceHasNoNumbers()
 
-    def count(**filters: bool) -> int:
-        return store.count_pool(conn, service_sid=service_sid, calling_code=calling_code, **filters)
+    def count(voice: bool = False, sms: bool = False, unreserved: bool = False) -> int:
+        return store.count_pool(
+            conn,
+            service_sid=service_sid,
+            calling_code=calling_code,
+            voice=voice,
+            sms=sms,
+            unreserved=unreserved,
+        )
 
     if count() == 0:
         return NoNumberInCountry()

@@ -1,0 +1,56 @@
+"""Fixtures: one Maskline server per test process, SDK clients and fresh services."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from twilio.rest import Client
+
+from tests.support import Server, unique
+
+_NUMBER_COUNTER = iter(range(10**6))
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    path: Path = tmp_path_factory.mktemp("db") / "maskline.db"
+    running = Server(database_url=f"sqlite:///{path}").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def client(server: Server) -> Client:
+    return server.client()
+
+
+@pytest.fixture(scope="session")
+def api(server: Server) -> Iterator[httpx.Client]:
+    with server.http() as http:
+        yield http
+
+
+@pytest.fixture
+def service(client: Client) -> Any:
+    return client.proxy.v1.services.create(unique_name=unique("svc"))
+
+
+def next_number(area: str = "415") -> str:
+    """A valid US number nobody in this test run has used yet."""
+    n = next(_NUMBER_COUNTER)
+    # 555-01xx is fictional but 555-02xx.. are not allowed: use real-looking exchange digits.
+    return f"+1{area}{200 + n // 10000:03d}{n % 10000:04d}"
+
+
+def add_numbers(client: Client, service_sid: str, count: int, area: str = "415") -> list[Any]:
+    pool = client.proxy.v1.services(service_sid).phone_numbers
+    return [pool.create(phone_number=next_number(area)) for _ in range(count)]
+
+
+def participants_json(*identifiers: str) -> list[str]:
+    return [json.dumps({"Identifier": value}) for value in identifiers]

@@ -1,0 +1,148 @@
+"""Helpers the tests share: a real Maskline server process, SDK clients, the spec's schemas."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from twilio.rest import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SPEC_PATH = SHARED / "spec" / "twilio_proxy_v1.json"
+
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "t" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `maskline serve` process on a free port, with its own database."""
+
+    database_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Server:
+        env = {
+            **os.environ,
+            "MASKLINE_DATABASE_URL": self.database_url,
+            "MASKLINE_ACCOUNT_SID": ACCOUNT_SID,
+            "MASKLINE_AUTH_TOKEN": AUTH_TOKEN,
+            "MASKLINE_LOG_LEVEL": "warning",
+            **self.env,
+        }
+        for name in ("TWILIO_EDGE", "TWILIO_REGION"):
+            env.pop(name, None)
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"maskline-{self.port}.log"
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "maskline", "serve", "--port", str(self.port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"maskline exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"maskline did not start in {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def client(self, username: str = ACCOUNT_SID, password: str = AUTH_TOKEN) -> Client:
+        client = Client(username, password, account_sid=ACCOUNT_SID)
+        client.proxy.base_url = self.base_url
+        return client
+
+    def http(self, username: str = ACCOUNT_SID, password: str = AUTH_TOKEN) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, auth=(username, password), timeout=30)
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+_spec: dict[str, Any] | None = None
+
+
+def spec() -> dict[str, Any]:
+    global _spec
+    if _spec is None:
+        _spec = json.loads(SPEC_PATH.read_text())
+    return _spec
+
+
+def assert_schema(body: dict[str, Any], schema_name: str) -> None:
+    """The body has exactly the spec's fields for this resource, each of the spec's type."""
+    import jsonschema
+
+    schemas = spec()["components"]["schemas"]
+    schema = schemas["proxy.v1." + schema_name]
+    assert set(body) == set(schema["properties"]), (
+        f"{schema_name}: extra {set(body) - set(schema['properties'])}, "
+        f"missing {set(schema['properties']) - set(body)}"
+    )
+    resolver_schema = {**schema, "components": spec()["components"]}
+    validator = jsonschema.Draft202012Validator(
+        _nullable(resolver_schema), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    validator.validate(body)
+
+
+def _nullable(node: Any) -> Any:
+    """OpenAPI 3.0's `nullable: true` as JSON Schema understands it."""
+    if isinstance(node, dict):
+        node = {k: _nullable(v) for k, v in node.items()}
+        if node.pop("nullable", False):
+            if "$ref" in node:
+                return {"anyOf": [{"$ref": node.pop("$ref")}, {"type": "null"}]}
+            if "type" in node:
+                node["type"] = [node["type"], "null"]
+                if "enum" in node:
+                    node["enum"] = [*node["enum"], None]
+        if "$ref" in node and isinstance(node["$ref"], str):
+            node["$ref"] = node["$ref"]
+        return node
+    if isinstance(node, list):
+        return [_nullable(v) for v in node]
+    return node
