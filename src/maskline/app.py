@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from maskline import health
+import asyncio
+import contextlib
+
+from maskline import health, worker
+from maskline.events import api as events
 from maskline.interactions import api as interactions
 from maskline.message_interactions import api as message_interactions
 from maskline.participants import api as participants
 from maskline.phone_numbers import api as phone_numbers
 from maskline.runtime import Runtime
 from maskline.sandbox import api as sandbox
+from maskline.sandbox import network as sandbox_network
+from maskline.sandbox.clock import load_offset
 from maskline.services import api as services
 from maskline.sessions import api as sessions
 from maskline.settings import Settings
@@ -27,9 +33,10 @@ def routes(runtime: Runtime) -> list[Route]:
         *participants.ROUTES,
         *interactions.ROUTES,
         *message_interactions.ROUTES,
+        *events.ROUTES,
     ]
     if runtime.settings.carrier == "sandbox":
-        table += sandbox.ROUTES
+        table += sandbox.ROUTES + sandbox_network.ROUTES
     return table
 
 
@@ -39,12 +46,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runtime = Runtime(settings or Settings.from_env())
     from maskline.db.migrate import is_current
 
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
     async def startup() -> None:
         # `maskline serve` migrates before it starts serving; this guards other launchers.
         if not is_current(runtime.engine):
             raise RuntimeError("The database schema is behind: run `maskline migrate`.")
+        with runtime.transaction(writes=False) as conn:
+            runtime.clock.offset_ms = load_offset(conn)
+        if runtime.settings.run_worker:
+            tasks.append(asyncio.create_task(worker.run(runtime, stop)))
 
     async def shutdown() -> None:
-        runtime.engine.dispose()
+        stop.set()
+        runtime.wake()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+        await runtime.close()
 
     return App(runtime, routes(runtime), on_startup=[startup], on_shutdown=[shutdown])

@@ -66,6 +66,36 @@ def serve(
     )
 
 
+@main.command("worker")
+@click.option("--database-url", default=None, help="Database URL (MASKLINE_DATABASE_URL).")
+def worker_command(database_url: str | None) -> None:
+    """Run a worker alone: callbacks, scheduled jobs and session expiry."""
+    import asyncio
+    import signal
+
+    from maskline import worker
+    from maskline.bootstrap import prepare
+
+    settings = _settings(database_url=database_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    runtime = _runtime(settings)
+    prepare(runtime, apply_migrations=False, login=False)
+
+    async def main_loop() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await worker.run(runtime, stop)
+        finally:
+            await runtime.close()
+
+    asyncio.run(main_loop())
+
+
 @main.command()
 @click.option("--database-url", default=None, help="Database URL (MASKLINE_DATABASE_URL).")
 def migrate(database_url: str | None) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 from sqlalchemy import Connection, Engine
 
 from maskline.accounts.rules import Authenticator
@@ -34,6 +36,32 @@ class Runtime:
 
             carrier = make_carrier(settings)
         self.carrier = carrier
+        self._wake: asyncio.Event | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    def wake(self) -> None:
+        """Tell the in-process worker that new work may be due (it also polls)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    def wake_event(self) -> asyncio.Event:
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        return self._wake
+
+    def http(self) -> httpx.AsyncClient:
+        """The shared client for outbound callbacks; made on first use inside the event loop."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            )
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self.engine.dispose()
 
     @contextmanager
     def transaction(self, writes: bool = True) -> Iterator[Connection]:

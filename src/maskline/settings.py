@@ -55,6 +55,37 @@ class Settings:
         1_048_576, "Largest request body accepted, in bytes; larger bodies get 413."
     )
 
+    callback_timeout_ms: int = _setting(
+        10_000, "How long a status callback (callback_url, SessionCallbackUrl) may take, in ms."
+    )
+    sync_callback_timeout_ms: int = _setting(
+        5_000,
+        "How long the intercept and out-of-session callbacks may take, in ms; the traffic "
+        "waits for them.",
+    )
+    callback_max_attempts: int = _setting(
+        16, "Delivery attempts of one callback before it is marked failed."
+    )
+    callback_retry_base_ms: int = _setting(
+        1_000, "Wait before the first retry of a failed callback, in ms; it doubles each time."
+    )
+    callback_retry_max_ms: int = _setting(
+        600_000,
+        "Longest wait between two attempts, in ms. With the defaults, retries span more than "
+        "an hour.",
+    )
+    worker_poll_ms: int = _setting(
+        200, "How often the worker looks for due callbacks, jobs and expired sessions, in ms."
+    )
+    sandbox_step_ms: int = _setting(
+        200,
+        "Sandbox only: time between two status steps of a message or call "
+        "(queued, sent, delivered; ringing, in-progress), in ms.",
+    )
+    run_worker: int = _setting(
+        1, "1: `maskline serve` runs the worker in-process; 0: run `maskline worker` beside it."
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ

@@ -10,5 +10,5 @@ def make_carrier(settings: Settings) -> Carrier:
     if settings.carrier == "sandbox":
         from maskline.sandbox.carrier import SandboxCarrier
 
-        return SandboxCarrier()
+        return SandboxCarrier(step_ms=settings.sandbox_step_ms)
     raise NotImplementedError(f"carrier {settings.carrier!r} is not available yet")

@@ -49,3 +49,16 @@ def list_message_interactions(
 ) -> tuple[list[Row[Any]], bool]:
     stmt = select(interactions).where(interactions.c.participant_sid == participant_sid)
     return fetch_page(conn, stmt, interactions.c.id, request)
+
+
+def interactions_with_resource(conn: Connection, resource_sid: str) -> list[Row[Any]]:
+    """Interactions whose inbound or outbound leg is this carrier message or call."""
+    stmt = select(interactions).where(
+        (interactions.c.inbound_resource_sid == resource_sid)
+        | (interactions.c.outbound_resource_sid == resource_sid)
+    )
+    return list(conn.execute(stmt))
+
+
+def get_interaction_by_sid(conn: Connection, sid: str) -> Row[Any] | None:
+    return conn.execute(select(interactions).where(interactions.c.sid == sid)).first()

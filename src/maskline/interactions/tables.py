@@ -35,4 +35,6 @@ interactions = Table(
     Column("date_updated", Millis, nullable=False),
     Index("ix_interactions_session_order", "session_sid", "id"),
     Index("ix_interactions_participant_order", "participant_sid", "id"),
+    Index("ix_interactions_inbound_resource", "inbound_resource_sid"),
+    Index("ix_interactions_outbound_resource", "outbound_resource_sid"),
 )

@@ -8,10 +8,12 @@ import orjson
 from sqlalchemy import Connection, Row
 
 from maskline import sids
+from maskline.callbacks.rules import enqueue_interaction
 from maskline.carriers.base import Carrier
 from maskline.clock import Clock
 from maskline.errors import InvalidParameter, NotFound, SessionClosed
 from maskline.interactions import store
+from maskline.services.store import get_service_by_sid
 from maskline.sessions.rules import record_interaction
 from maskline.sessions.tables import ACTIVE
 
@@ -74,4 +76,7 @@ def create_message_interaction(
     record_interaction(conn, session=session, now=now)
     row = store.get_message_interaction(conn, participant.sid, sid)
     assert row is not None
+    service = get_service_by_sid(conn, session.service_sid)
+    if service is not None:
+        enqueue_interaction(conn, now=now, service=service, interaction=row)
     return row

@@ -48,3 +48,20 @@ def render_message(row: Any, base_url: str) -> dict[str, Any]:
         "date_updated": iso(row.date_updated),
         "url": f"{base_url}/sandbox/v1/Messages/{row.sid}",
     }
+
+
+def render_call(row: Any, base_url: str) -> dict[str, Any]:
+    return {
+        "sid": row.sid,
+        "account_sid": row.account_sid,
+        "from": row.from_number,
+        "to": row.to_number,
+        "direction": row.direction,
+        "status": row.status,
+        "duration": row.duration,
+        "parent_call_sid": row.parent_sid,
+        "twiml": orjson.loads(row.outcome) if row.outcome else None,
+        "date_created": iso(row.date_created),
+        "date_updated": iso(row.date_updated),
+        "url": f"{base_url}/sandbox/v1/Calls/{row.sid}",
+    }

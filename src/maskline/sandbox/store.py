@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from maskline.sandbox.tables import carrier_messages
+from maskline.sandbox.tables import carrier_calls, carrier_messages
 
 
 def get_message(conn: Connection, account_sid: str, sid: str) -> Row[Any] | None:
@@ -28,6 +28,32 @@ def messages_received(
             carrier_messages.c.direction == "outbound",
         )
         .order_by(carrier_messages.c.id.desc())
+        .limit(limit)
+    )
+    rows = list(conn.execute(stmt))
+    rows.reverse()
+    return rows
+
+
+def get_call(conn: Connection, account_sid: str, sid: str) -> Row[Any] | None:
+    stmt = select(carrier_calls).where(
+        carrier_calls.c.sid == sid, carrier_calls.c.account_sid == account_sid
+    )
+    return conn.execute(stmt).first()
+
+
+def calls_received(
+    conn: Connection, account_sid: str, number: str, limit: int = 1000
+) -> list[Row[Any]]:
+    """Calls that rang the handset `number`, oldest first."""
+    stmt = (
+        select(carrier_calls)
+        .where(
+            carrier_calls.c.to_number == number,
+            carrier_calls.c.account_sid == account_sid,
+            carrier_calls.c.direction == "outbound",
+        )
+        .order_by(carrier_calls.c.id.desc())
         .limit(limit)
     )
     rows = list(conn.execute(stmt))

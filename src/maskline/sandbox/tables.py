@@ -1,6 +1,6 @@
 """The sandbox carrier's own records: every message it carried."""
 
-from sqlalchemy import Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from maskline.db.metadata import Millis, RowId, metadata
 
@@ -21,4 +21,34 @@ carrier_messages = Table(
     Column("date_created", Millis, nullable=False),
     Column("date_updated", Millis, nullable=False),
     Index("ix_carrier_messages_to", "to_number", "id"),
+)
+
+carrier_calls = Table(
+    "carrier_calls",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(34), nullable=False),
+    Column("from_number", String(200), nullable=False),
+    Column("to_number", String(200), nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("duration", Integer, nullable=True),
+    # How the handset that is rung answers: answered, busy, no-answer or failed.
+    Column("answer", String(12), nullable=True),
+    # For an outbound leg, the inbound call it bridges.
+    Column("parent_sid", String(34), nullable=True),
+    # What Maskline did with an inbound call that reached no session (TwiML verbs carried out).
+    Column("outcome", Text, nullable=True),
+    Column("date_created", Millis, nullable=False),
+    Column("date_updated", Millis, nullable=False),
+    Index("ix_carrier_calls_to", "to_number", "id"),
+)
+
+# One row: the sandbox clock's offset from wall time, shared by every process.
+sandbox_clock = Table(
+    "sandbox_clock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("offset_ms", BigInteger, nullable=False),
 )

@@ -9,12 +9,14 @@ from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from maskline import sids
+from maskline.callbacks.rules import enqueue_session_closed
 from maskline.clock import Clock
 from maskline.db.errors import violated_constraint
 from maskline.errors import (
     InvalidParameter,
     NotFound,
     PairAlreadyActive,
+    ProxyIdentifierNotInService,
     SessionClosed,
     SessionUniqueNameTaken,
     StatusChangeNotSupported,
@@ -23,6 +25,7 @@ from maskline.errors import (
 from maskline.numbers import store as numbers_store
 from maskline.participants import rules as participant_rules
 from maskline.participants import store as participants_store
+from maskline.services.store import get_service_by_sid
 from maskline.sessions import store
 from maskline.sessions.tables import ACTIVE
 
@@ -207,7 +210,11 @@ def _reopen(conn: Connection, now: int, session: Any) -> None:
     for number_sid in participant_rules.numbers_in_use(
         participants_store.session_participants(conn, session.sid)
     ):
-        numbers_store.change_in_use(conn, number_sid, +1)
+        # A number taken out of the pool while the session was closed cannot come back with it.
+        if not numbers_store.use_pool_number(conn, number_sid, session.service_sid):
+            raise ProxyIdentifierNotInService(
+                "Re-opening needs a proxy number that is no longer in this service's pool"
+            )
     store.update_session(
         conn,
         session.sid,
@@ -243,6 +250,31 @@ def close_session(conn: Connection, clock: Clock, *, session: Any, reason: str) 
             "expires_at": None,
         },
     )
+    closed = store.get_session_by_sid(conn, session.sid)
+    service = get_service_by_sid(conn, session.service_sid)
+    if closed is not None and service is not None:
+        enqueue_session_closed(conn, now=now, service=service, session=closed)
+
+
+def closing_reason(session: Any, now: int) -> str | None:
+    """Why an active session is due to close at `now`, or None while it is not."""
+    if session.expires_at is None or session.expires_at > now:
+        return None
+    if session.date_expiry is not None and session.date_expiry <= now:
+        return "date-expiry"
+    return "ttl"
+
+
+def expire_due(conn: Connection, clock: Clock, *, limit: int = 500) -> int:
+    """Close the active sessions whose deadline has passed; how many were closed."""
+    now = clock.now_ms()
+    closed = 0
+    for session in store.due_sessions(conn, now, limit):
+        reason = closing_reason(session, now)
+        if reason is not None and session.status in ACTIVE:
+            close_session(conn, clock, session=session, reason=reason)
+            closed += 1
+    return closed
 
 
 def _release_numbers(conn: Connection, session_sid: str) -> None:

@@ -36,8 +36,26 @@ def get_session(
     return row
 
 
-def get_session_by_sid(conn: Connection, sid: str) -> Row[Any] | None:
-    return conn.execute(select(sessions).where(sessions.c.sid == sid)).first()
+def get_session_by_sid(conn: Connection, sid: str, *, for_update: bool = False) -> Row[Any] | None:
+    stmt = select(sessions).where(sessions.c.sid == sid)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first()
+
+
+def due_sessions(conn: Connection, now: int, limit: int) -> list[Row[Any]]:
+    """Active sessions whose deadline has passed, oldest deadline first, locked for closing.
+
+    Closed sessions have no deadline, so the index on `expires_at` holds only live ones.
+    """
+    stmt = (
+        select(sessions)
+        .where(sessions.c.expires_at <= now)
+        .order_by(sessions.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(conn.execute(stmt))
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> None:

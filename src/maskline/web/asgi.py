@@ -135,7 +135,11 @@ class App:
                 if account_sid is None:
                     raise Unauthorized()
                 request.account_sid = account_sid
-            return route.handler(request)  # type: ignore[return-value]
+            response = route.handler(request)
+        if route.writes:
+            # The outbox may hold new work now that the transaction committed.
+            runtime.wake()
+        return response  # type: ignore[return-value]
 
     def _authenticate(self, request: Request, auth_header: str | None) -> None:
         runtime = self.runtime

@@ -1,0 +1,81 @@
+"""Queries on the callback outbox: enqueue, claim with a lease, record attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, or_, select, update
+
+from maskline.callbacks.tables import PENDING, callback_attempts, callbacks
+from maskline.db.paging import fetch_page
+from maskline.web.paging import PageRequest
+
+
+def insert_callback(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(callbacks).values(**values))
+
+
+def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Row[Any]]:
+    """Take up to `limit` due callbacks for this worker; others skip them until the lease ends.
+
+    PostgreSQL skips rows another worker is claiming at the same moment (SKIP LOCKED); SQLite
+    serialises writers, so the same statement is safe there too.
+    """
+    stmt = (
+        select(callbacks)
+        .where(
+            callbacks.c.status == PENDING,
+            callbacks.c.due_at <= now,
+            or_(callbacks.c.leased_until.is_(None), callbacks.c.leased_until < now),
+        )
+        .order_by(callbacks.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(conn.execute(stmt))
+    if rows:
+        conn.execute(
+            update(callbacks)
+            .where(callbacks.c.id.in_([row.id for row in rows]))
+            .values(leased_until=now + lease_ms, attempts=callbacks.c.attempts + 1)
+        )
+    return rows
+
+
+def record_attempt(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(callback_attempts).values(**values))
+
+
+def finish(conn: Connection, callback_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(callbacks).where(callbacks.c.id == callback_id).values(**values))
+
+
+def next_due(conn: Connection) -> int | None:
+    stmt = (
+        select(callbacks.c.due_at).where(callbacks.c.status == PENDING).order_by(callbacks.c.due_at)
+    )
+    value = conn.execute(stmt.limit(1)).scalar()
+    return int(value) if value is not None else None
+
+
+def list_callbacks(
+    conn: Connection, account_sid: str, request: PageRequest, session_sid: str | None = None
+) -> tuple[list[Row[Any]], bool]:
+    stmt = select(callbacks).where(callbacks.c.account_sid == account_sid)
+    if session_sid:
+        stmt = stmt.where(callbacks.c.session_sid == session_sid)
+    return fetch_page(conn, stmt, callbacks.c.id, request)
+
+
+def attempts_of(conn: Connection, callback_ids: list[int]) -> dict[int, list[Row[Any]]]:
+    found: dict[int, list[Row[Any]]] = {cid: [] for cid in callback_ids}
+    if not callback_ids:
+        return found
+    stmt = (
+        select(callback_attempts)
+        .where(callback_attempts.c.callback_id.in_(callback_ids))
+        .order_by(callback_attempts.c.id)
+    )
+    for row in conn.execute(stmt):
+        found[row.callback_id].append(row)
+    return found

@@ -1,0 +1,46 @@
+"""Queries on scheduled jobs: add, claim with a lease, finish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+
+from maskline.jobs.tables import jobs
+
+
+def schedule(
+    conn: Connection, *, kind: str, payload: dict[str, Any], due_at: int, now: int
+) -> None:
+    conn.execute(
+        insert(jobs).values(
+            kind=kind,
+            payload=orjson.dumps(payload).decode(),
+            due_at=due_at,
+            attempts=0,
+            date_created=now,
+        )
+    )
+
+
+def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Row[Any]]:
+    stmt = (
+        select(jobs)
+        .where(jobs.c.due_at <= now, or_(jobs.c.leased_until.is_(None), jobs.c.leased_until < now))
+        .order_by(jobs.c.due_at, jobs.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(conn.execute(stmt))
+    if rows:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_([row.id for row in rows]))
+            .values(leased_until=now + lease_ms, attempts=jobs.c.attempts + 1)
+        )
+    return rows
+
+
+def finish(conn: Connection, job_id: int) -> None:
+    conn.execute(delete(jobs).where(jobs.c.id == job_id))

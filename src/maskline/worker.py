@@ -1,0 +1,88 @@
+"""The worker: delivers callbacks, runs scheduled jobs and closes expired sessions.
+
+`maskline serve` runs one in-process; `maskline worker` runs one alone. Any number may run on
+one database: every piece of work is claimed with a lease first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from maskline.callbacks.delivery import deliver_due
+from maskline.clock import Clock
+from maskline.jobs import store as jobs_store
+from maskline.runtime import Runtime
+from maskline.sandbox.carrier import JOB_HANDLERS
+from maskline.sandbox.clock import load_offset
+from maskline.sessions.rules import expire_due
+
+log = logging.getLogger("maskline.worker")
+
+JobHandler = Callable[[Connection, Clock, dict[str, Any]], None]
+JOB_BATCH = 200
+JOB_LEASE_MS = 30_000
+
+
+def run_due_jobs(runtime: Runtime, handlers: Mapping[str, JobHandler] = JOB_HANDLERS) -> int:
+    now = runtime.clock.now_ms()
+    with runtime.transaction() as conn:
+        rows = jobs_store.claim_due(conn, now, JOB_LEASE_MS, JOB_BATCH)
+    for row in rows:
+        handler = handlers.get(row.kind)
+        try:
+            with runtime.transaction() as conn:
+                if handler is None:
+                    log.error("no handler for job %s (%s); dropped", row.id, row.kind)
+                else:
+                    handler(conn, runtime.clock, orjson.loads(row.payload))
+                jobs_store.finish(conn, row.id)
+        except Exception:
+            # The lease runs out and the job is tried again; a job that keeps failing is
+            # logged each time rather than lost.
+            log.exception("job %s (%s) failed", row.id, row.kind)
+    return len(rows)
+
+
+def expire_sessions(runtime: Runtime) -> int:
+    with runtime.transaction() as conn:
+        return expire_due(conn, runtime.clock)
+
+
+def refresh_clock(runtime: Runtime) -> None:
+    with runtime.transaction(writes=False) as conn:
+        runtime.clock.offset_ms = load_offset(conn)
+
+
+async def tick(runtime: Runtime) -> int:
+    """One round of every kind of work; how many items were handled."""
+    refresh_clock(runtime)
+    done = expire_sessions(runtime)
+    done += run_due_jobs(runtime)
+    done += await deliver_due(runtime, runtime.http())
+    return done
+
+
+async def run(runtime: Runtime, stop: asyncio.Event) -> None:
+    wake = runtime.wake_event()
+    poll = runtime.settings.worker_poll_ms / 1000
+    log.info("worker started")
+    while not stop.is_set():
+        try:
+            busy = await tick(runtime)
+        except Exception:
+            log.exception("worker round failed; retrying")
+            busy = 0
+        if busy:
+            await asyncio.sleep(0)
+            continue
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=poll)
+    log.info("worker stopped")
