@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: serve test lint typecheck pytest bench clean
+.PHONY: serve test lint typecheck pytest pytest-sqlite pytest-postgresql bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+## The suite runs twice: on SQLite, then on PostgreSQL (started by the tests themselves).
+pytest: pytest-sqlite pytest-postgresql
+
+pytest-sqlite: $(STAMP)
+	MASKLINE_TEST_ENGINE=sqlite $(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+pytest-postgresql: $(STAMP)
+	MASKLINE_TEST_ENGINE=postgresql $(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SPEC_PATH = SHARED / "spec" / "twilio_proxy_v1.json"
 
+# Which database engine the suite runs on: `make test` runs it once on each.
+ENGINE = os.environ.get("MASKLINE_TEST_ENGINE", "sqlite")
+
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "t" * 32
 
@@ -98,6 +101,29 @@ class Server:
         return httpx.Client(base_url=self.base_url, auth=(username, password), timeout=30)
 
 
+_postgres: Any = None
+
+
+def postgres() -> Any:
+    """This test process's PostgreSQL server, started on first use and stopped at exit."""
+    global _postgres
+    if _postgres is None:
+        import atexit
+
+        from tests.pg import PostgresServer
+
+        _postgres = PostgresServer().start()
+        atexit.register(_postgres.stop)
+    return _postgres
+
+
+def new_database_url(folder: Path) -> str:
+    """A fresh, empty database on the engine this run tests."""
+    if ENGINE == "postgresql":
+        return str(postgres().create_database())
+    return f"sqlite:///{folder / (uuid.uuid4().hex[:12] + '.db')}"
+
+
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
@@ -146,3 +172,31 @@ def _nullable(node: Any) -> Any:
     if isinstance(node, list):
         return [_nullable(v) for v in node]
     return node
+
+
+def create_account(server: Server) -> tuple[str, str]:
+    """A further account, made with `maskline accounts create` on the server's database."""
+    import re
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "maskline"), "accounts", "create"],
+        env={**os.environ, "MASKLINE_DATABASE_URL": server.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    sid = re.search(r"Account SID:\s*(AC[0-9a-f]{32})", done.stdout)
+    token = re.search(r"Auth token:\s*(\S+)", done.stdout)
+    assert sid and token, done.stdout + done.stderr
+    return sid.group(1), token.group(1)
+
+
+_other_accounts: dict[str, tuple[str, str]] = {}
+
+
+def other_account(server: Server) -> tuple[str, str]:
+    """One second account per server, made once and shared (each CLI run costs a second)."""
+    if server.database_url not in _other_accounts:
+        _other_accounts[server.database_url] = create_account(server)
+    return _other_accounts[server.database_url]
