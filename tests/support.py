@@ -59,6 +59,15 @@ class Server:
         }
         for name in ("TWILIO_EDGE", "TWILIO_REGION"):
             env.pop(name, None)
+        if self.database_url.startswith("postgresql"):
+            # On PostgreSQL, serve refuses a schema that is behind: migrate first, as operators do.
+            subprocess.run(
+                [sys.executable, "-m", "maskline", "migrate"],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"maskline-{self.port}.log"
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

@@ -35,35 +35,63 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (MASKLINE_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (MASKLINE_PORT).")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="API processes to run; each also runs a worker unless MASKLINE_RUN_WORKER=0.",
+)
 @click.option("--database-url", default=None, help="Database URL (MASKLINE_DATABASE_URL).")
 @click.option("--public-url", default=None, help="Public base URL (MASKLINE_PUBLIC_URL).")
 def serve(
-    host: str | None, port: int | None, database_url: str | None, public_url: str | None
+    host: str | None,
+    port: int | None,
+    workers: int,
+    database_url: str | None,
+    public_url: str | None,
 ) -> None:
-    """Migrate the database, then serve the API (the default command)."""
+    """Serve the API (the default command).
+
+    On SQLite the schema is migrated first; on PostgreSQL run `maskline migrate` before, and
+    serve refuses a schema that is behind.
+    """
+    import os
+
     import uvicorn
 
     from maskline.app import create_app
     from maskline.bootstrap import prepare
+    from maskline.db.engine import is_sqlite
 
-    settings = _settings(host=host, port=port, database_url=database_url, public_url=public_url)
+    if workers < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--workers")
+    overrides = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
+    settings = _settings(**overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
     runtime = _runtime(settings)
-    prepare(runtime)
-    app = create_app(runtime=runtime)
+    prepare(runtime, apply_migrations=is_sqlite(settings.database_url))
+    runtime.engine.dispose()
     click.echo(f"Maskline listening on http://{settings.host}:{settings.port}", err=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_level=settings.log_level,
-    )
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": settings.log_level,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(runtime=runtime), **common)
+        return
+    # Each process builds its own app from the environment: hand the flags down through it.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ["MASKLINE_" + name.upper()] = str(value)
+    uvicorn.run("maskline.app:create_app", factory=True, workers=workers, **common)
 
 
 @main.command("worker")

@@ -119,7 +119,7 @@ class Authenticator:
             self._cache.clear()
 
     def authenticate(self, conn: Connection, clock: Clock, header: str | None) -> str | None:
-        if not header or not header.startswith(("Basic ", "basic ")):
+        if not header or header[:6].lower() != "basic ":
             return None
         token = header[6:].strip()
         key = hashlib.sha256(token.encode()).digest()

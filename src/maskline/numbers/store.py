@@ -66,3 +66,17 @@ def release_service_numbers(conn: Connection, service_sid: str) -> None:
 
 def change_in_use(conn: Connection, number_sid: str, delta: int) -> None:
     conn.execute(_IN_USE_DELTA, {"number_sid": number_sid, "delta": delta})
+
+
+def use_pool_number(conn: Connection, number_sid: str, service_sid: str) -> bool:
+    """Count one more active session on a number, only while it is in `service_sid`'s pool.
+
+    One guarded statement, so a concurrent removal from the pool either sees the new count
+    (and refuses, 80611) or wins, and then this returns False.
+    """
+    result = conn.execute(
+        update(numbers)
+        .where(numbers.c.sid == number_sid, numbers.c.service_sid == service_sid)
+        .values(in_use=numbers.c.in_use + 1)
+    )
+    return result.rowcount == 1

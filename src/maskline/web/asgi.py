@@ -107,7 +107,10 @@ class App:
         method: str = scope["method"]
         route = routes.get(method)
         if route is None:
-            raise MethodNotAllowed(f"Method {method} is not allowed on {path}")
+            error = MethodNotAllowed(f"Method {method} is not allowed on {path}")
+            response = error_response(error)
+            response.headers.append((b"allow", ", ".join(sorted(routes)).encode()))
+            return response
         raw = await self._read_body(receive)
         auth_header = None
         host = None
@@ -135,11 +138,11 @@ class App:
                 if account_sid is None:
                     raise Unauthorized()
                 request.account_sid = account_sid
-            response = route.handler(request)
+            result = route.handler(request)
         if route.writes:
             # The outbox may hold new work now that the transaction committed.
             runtime.wake()
-        return response  # type: ignore[return-value]
+        return result  # type: ignore[return-value]
 
     def _authenticate(self, request: Request, auth_header: str | None) -> None:
         runtime = self.runtime
