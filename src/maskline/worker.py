@@ -31,22 +31,25 @@ JOB_LEASE_MS = 30_000
 
 
 def run_due_jobs(runtime: Runtime, handlers: Mapping[str, JobHandler] = JOB_HANDLERS) -> int:
+    """Run the jobs that are due, in one transaction with a savepoint each.
+
+    A job that raises is rolled back alone; its lease runs out and it is tried again, logged
+    each time rather than lost.
+    """
     now = runtime.clock.now_ms()
     with runtime.transaction() as conn:
         rows = jobs_store.claim_due(conn, now, JOB_LEASE_MS, JOB_BATCH)
-    for row in rows:
-        handler = handlers.get(row.kind)
-        try:
-            with runtime.transaction() as conn:
-                if handler is None:
-                    log.error("no handler for job %s (%s); dropped", row.id, row.kind)
-                else:
-                    handler(conn, runtime.clock, orjson.loads(row.payload))
-                jobs_store.finish(conn, row.id)
-        except Exception:
-            # The lease runs out and the job is tried again; a job that keeps failing is
-            # logged each time rather than lost.
-            log.exception("job %s (%s) failed", row.id, row.kind)
+        for row in rows:
+            handler = handlers.get(row.kind)
+            try:
+                with conn.begin_nested():
+                    if handler is None:
+                        log.error("no handler for job %s (%s); dropped", row.id, row.kind)
+                    else:
+                        handler(conn, runtime.clock, orjson.loads(row.payload))
+                    jobs_store.finish(conn, row.id)
+            except Exception:
+                log.exception("job %s (%s) failed", row.id, row.kind)
     return len(rows)
 
 

@@ -101,53 +101,65 @@ async def call_now(
 
 
 async def deliver_due(runtime: Runtime, client: httpx.AsyncClient) -> int:
-    """Claim the callbacks that are due and deliver them concurrently; how many were tried."""
+    """Claim the callbacks that are due and deliver them concurrently; how many were tried.
+
+    One transaction claims the batch and one records every outcome, whatever its size.
+    """
     now = runtime.clock.now_ms()
     lease = runtime.settings.callback_timeout_ms + 30_000
     with runtime.transaction() as conn:
         rows = store.claim_due(conn, now, lease, BATCH)
-    if rows:
-        await asyncio.gather(*(_deliver(runtime, client, row) for row in rows))
+        tokens = {}
+        for account_sid in {row.account_sid for row in rows}:
+            account = get_account(conn, account_sid)
+            tokens[account_sid] = account.auth_token if account is not None else ""
+    if not rows:
+        return 0
+    answers = await asyncio.gather(
+        *(
+            post(
+                client,
+                auth_token=tokens[row.account_sid],
+                url=row.url,
+                params=orjson.loads(row.params),
+                idempotency_token=row.token,
+                timeout_ms=runtime.settings.callback_timeout_ms,
+            )
+            for row in rows
+        )
+    )
+    now = runtime.clock.now_ms()
+    with runtime.transaction() as conn:
+        for row, answer in zip(rows, answers, strict=True):
+            _record(runtime, conn, row, answer, now)
     return len(rows)
 
 
-async def _deliver(runtime: Runtime, client: httpx.AsyncClient, row: Any) -> None:
-    with runtime.transaction(writes=False) as conn:
-        account = get_account(conn, row.account_sid)
-    answer = await post(
-        client,
-        auth_token=account.auth_token if account is not None else "",
-        url=row.url,
-        params=orjson.loads(row.params),
-        idempotency_token=row.token,
-        timeout_ms=runtime.settings.callback_timeout_ms,
-    )
+def _record(runtime: Runtime, conn: Any, row: Any, answer: Answer, now: int) -> None:
     attempt = row.attempts + 1
-    now = runtime.clock.now_ms()
     recorded = answer.error or answer.body[:MAX_RECORDED].decode("utf-8", "replace")
-    with runtime.transaction() as conn:
-        store.record_attempt(
-            conn,
-            {
-                "callback_id": row.id,
-                "attempted_at": now,
-                "status_code": answer.status_code,
-                "latency_ms": answer.latency_ms,
-                "response": recorded,
-            },
-        )
-        if answer.ok:
-            values: dict[str, Any] = {"status": DELIVERED, "leased_until": None, "last_error": None}
+    store.record_attempt(
+        conn,
+        {
+            "callback_id": row.id,
+            "attempted_at": now,
+            "status_code": answer.status_code,
+            "latency_ms": answer.latency_ms,
+            "response": recorded,
+        },
+    )
+    if answer.ok:
+        values: dict[str, Any] = {"status": DELIVERED, "leased_until": None, "last_error": None}
+    else:
+        error = answer.error or f"HTTP {answer.status_code}"
+        if attempt >= runtime.settings.callback_max_attempts:
+            values = {"status": FAILED, "leased_until": None, "last_error": error}
+            log.warning("callback %s to %s failed for good: %s", row.id, row.url, error)
         else:
-            error = answer.error or f"HTTP {answer.status_code}"
-            if attempt >= runtime.settings.callback_max_attempts:
-                values = {"status": FAILED, "leased_until": None, "last_error": error}
-                log.warning("callback %s to %s failed for good: %s", row.id, row.url, error)
-            else:
-                values = {
-                    "due_at": now + backoff_ms(runtime, attempt),
-                    "leased_until": None,
-                    "last_error": error,
-                }
-        values["date_updated"] = now
-        store.finish(conn, row.id, values)
+            values = {
+                "due_at": now + backoff_ms(runtime, attempt),
+                "leased_until": None,
+                "last_error": error,
+            }
+    values["date_updated"] = now
+    store.finish(conn, row.id, values)
