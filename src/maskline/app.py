@@ -21,13 +21,21 @@ from maskline.settings import Settings
 from maskline.short_codes import api as short_codes
 from maskline.web.asgi import App
 from maskline.web.routing import Route
+from maskline.webhooks import api as twilio_webhooks
 
 
 def routes(runtime: Runtime) -> list[Route]:
+    carrier = runtime.settings.carrier
+    pool_routes = phone_numbers.ROUTES
+    if carrier == "twilio":
+        replaced = {(r.method, r.path) for r in phone_numbers.TWILIO_ROUTES}
+        pool_routes = [
+            r for r in pool_routes if (r.method, r.path) not in replaced
+        ] + phone_numbers.TWILIO_ROUTES
     table = [
         *health.ROUTES,
         *services.ROUTES,
-        *phone_numbers.ROUTES,
+        *pool_routes,
         *short_codes.ROUTES,
         *sessions.ROUTES,
         *participants.ROUTES,
@@ -35,8 +43,10 @@ def routes(runtime: Runtime) -> list[Route]:
         *message_interactions.ROUTES,
         *events.ROUTES,
     ]
-    if runtime.settings.carrier == "sandbox":
+    if carrier == "sandbox":
         table += sandbox.ROUTES + sandbox_network.ROUTES
+    else:
+        table += twilio_webhooks.ROUTES
     return table
 
 

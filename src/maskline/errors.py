@@ -3,7 +3,9 @@
 ApiError
  ├── Unauthorized (20003, 401)
  ├── NotFound (20404, 404)
+ ├── Forbidden (20403, 403)
  ├── MethodNotAllowed (20004, 405)
+ ├── CarrierUnavailable (20503, 503)
  ├── BodyTooLarge (20413, 413)
  ├── InvalidParameter (80701, 400) ── MissingParameter
  ├── ProxyError (the 80xxx rules of PROXY_BEHAVIOUR.md: 400, or 409 for PairConflict)
@@ -49,6 +51,16 @@ class Unauthorized(ApiError):
 class NotFound(ApiError):
     code, status = 20404, 404
     default_message = "The requested resource was not found"
+
+
+class Forbidden(ApiError):
+    code, status = 20403, 403
+    default_message = "Forbidden"
+
+
+class CarrierUnavailable(ApiError):
+    code, status = 20503, 503
+    default_message = "The carrier could not be reached; try again"
 
 
 class MethodNotAllowed(ApiError):

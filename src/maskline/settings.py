@@ -86,6 +86,36 @@ class Settings:
         1, "1: `maskline serve` runs the worker in-process; 0: run `maskline worker` beside it."
     )
 
+    twilio_account_sid: str = _setting(
+        "", "Twilio carrier: the Twilio account (AC...) whose numbers and network Maskline uses."
+    )
+    twilio_auth_token: str = _setting(
+        "",
+        "Twilio carrier: that account's auth token. Always needed: Twilio signs its webhooks "
+        "with it. Also used for REST calls unless an API key is set.",
+    )
+    twilio_api_key: str = _setting(
+        "", "Twilio carrier: an API key SID (SK...) for REST calls, instead of the auth token."
+    )
+    twilio_api_secret: str = _setting("", "Twilio carrier: the secret of MASKLINE_TWILIO_API_KEY.")
+    twilio_api_base: str = _setting(
+        "https://api.twilio.com",
+        "Twilio carrier: base URL of Twilio's REST API (tests point it at a local fake).",
+    )
+    twilio_configure_webhooks: int = _setting(
+        0,
+        "Twilio carrier: 1 makes CreatePhoneNumber point the number's SMS and voice URLs at "
+        "Maskline's webhooks (MASKLINE_PUBLIC_URL must be set).",
+    )
+    twilio_timeout_ms: int = _setting(
+        10_000, "Twilio carrier: how long one REST call to Twilio may take, in ms."
+    )
+    twilio_max_attempts: int = _setting(
+        8,
+        "Twilio carrier: attempts of one send when Twilio answers 429 or 5xx (with the callback "
+        "backoff) before the leg is marked failed.",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
@@ -115,6 +145,21 @@ class Settings:
             raise SettingsError("MASKLINE_ACCOUNT_SID and MASKLINE_AUTH_TOKEN go together")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("MASKLINE_PUBLIC_URL must start with http:// or https://")
+        if self.carrier == "twilio":
+            if not (self.twilio_account_sid and self.twilio_auth_token):
+                raise SettingsError(
+                    "MASKLINE_CARRIER=twilio needs MASKLINE_TWILIO_ACCOUNT_SID and "
+                    "MASKLINE_TWILIO_AUTH_TOKEN (Twilio signs its webhooks with the token)"
+                )
+            if bool(self.twilio_api_key) != bool(self.twilio_api_secret):
+                raise SettingsError(
+                    "MASKLINE_TWILIO_API_KEY and MASKLINE_TWILIO_API_SECRET go together"
+                )
+            if not self.public_url:
+                raise SettingsError(
+                    "MASKLINE_CARRIER=twilio needs MASKLINE_PUBLIC_URL: the address Twilio calls, "
+                    "against which its signatures are checked"
+                )
         if self.max_pool_numbers < 0:
             raise SettingsError("MASKLINE_MAX_POOL_NUMBERS cannot be negative")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -26,7 +26,9 @@ from maskline.sessions.rules import expire_due
 log = logging.getLogger("maskline.worker")
 
 JobHandler = Callable[[Connection, Clock, dict[str, Any]], None]
+NetworkJobHandler = Callable[[Runtime, Any], Awaitable[None]]
 JOB_BATCH = 200
+NETWORK_BATCH = 20
 JOB_LEASE_MS = 30_000
 
 
@@ -38,7 +40,7 @@ def run_due_jobs(runtime: Runtime, handlers: Mapping[str, JobHandler] = JOB_HAND
     """
     now = runtime.clock.now_ms()
     with runtime.transaction() as conn:
-        rows = jobs_store.claim_due(conn, now, JOB_LEASE_MS, JOB_BATCH)
+        rows = jobs_store.claim_due(conn, now, JOB_LEASE_MS, JOB_BATCH, handlers.keys())
         for row in rows:
             handler = handlers.get(row.kind)
             try:
@@ -63,11 +65,41 @@ def refresh_clock(runtime: Runtime) -> None:
         runtime.clock.offset_ms = load_offset(conn)
 
 
+async def run_network_jobs(runtime: Runtime) -> int:
+    """Jobs that call a carrier's network: claimed in one transaction, run concurrently."""
+    handlers = network_job_handlers(runtime)
+    if not handlers:
+        return 0
+    now = runtime.clock.now_ms()
+    lease = runtime.settings.twilio_timeout_ms + JOB_LEASE_MS
+    with runtime.transaction() as conn:
+        rows = jobs_store.claim_due(conn, now, lease, NETWORK_BATCH, handlers.keys())
+    if rows:
+        await asyncio.gather(*(_run_network_job(runtime, handlers[row.kind], row) for row in rows))
+    return len(rows)
+
+
+async def _run_network_job(runtime: Runtime, handler: NetworkJobHandler, row: Any) -> None:
+    try:
+        await handler(runtime, row)
+    except Exception:
+        log.exception("job %s (%s) failed; it runs again when its lease ends", row.id, row.kind)
+
+
+def network_job_handlers(runtime: Runtime) -> dict[str, NetworkJobHandler]:
+    if runtime.carrier.name == "twilio":
+        from maskline.carriers.twilio_sends import NETWORK_JOB_HANDLERS
+
+        return dict(NETWORK_JOB_HANDLERS)
+    return {}
+
+
 async def tick(runtime: Runtime) -> int:
     """One round of every kind of work; how many items were handled."""
     refresh_clock(runtime)
     done = expire_sessions(runtime)
     done += run_due_jobs(runtime)
+    done += await run_network_jobs(runtime)
     done += await deliver_due(runtime, runtime.http())
     return done
 

@@ -11,4 +11,6 @@ def make_carrier(settings: Settings) -> Carrier:
         from maskline.sandbox.carrier import SandboxCarrier
 
         return SandboxCarrier(step_ms=settings.sandbox_step_ms)
-    raise NotImplementedError(f"carrier {settings.carrier!r} is not available yet")
+    from maskline.carriers.twilio import TwilioCarrier
+
+    return TwilioCarrier(settings)

@@ -33,6 +33,7 @@ class Carrier(Protocol):
         body: str | None,
         media_urls: list[str],
         base_url: str,
+        interaction_sid: str | None = None,
     ) -> Sent:
         """Hand a message to the network, inside the caller's transaction."""
         ...

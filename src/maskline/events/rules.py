@@ -19,6 +19,8 @@ OUT_OF_SESSION_ANSWER_UNUSABLE = 80909
 MESSAGE_TO_VOICE_ONLY = 80910
 CALL_TO_MESSAGE_ONLY = 80911
 OUT_OF_SESSION_CALLBACK_FAILED = 80913
+# Twilio's "message delivery failed" code, for a send the Twilio carrier could not make.
+CARRIER_SEND_FAILED = 30008
 
 MESSAGES = {
     SESSION_HAS_ONE_PARTICIPANT: "The session has only one participant: nobody to reach",
@@ -27,6 +29,7 @@ MESSAGES = {
     MESSAGE_TO_VOICE_ONLY: "Inbound message to a voice-only session rejected",
     CALL_TO_MESSAGE_ONLY: "Inbound call to a message-only session rejected",
     OUT_OF_SESSION_CALLBACK_FAILED: "The out-of-session callback failed",
+    CARRIER_SEND_FAILED: "The carrier could not send the message",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -24,10 +25,17 @@ def schedule(
     )
 
 
-def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Row[Any]]:
+def claim_due(
+    conn: Connection, now: int, lease_ms: int, limit: int, kinds: Collection[str]
+) -> list[Row[Any]]:
+    """Take up to `limit` due jobs of these kinds; others skip them until the lease ends."""
     stmt = (
         select(jobs)
-        .where(jobs.c.due_at <= now, or_(jobs.c.leased_until.is_(None), jobs.c.leased_until < now))
+        .where(
+            jobs.c.due_at <= now,
+            or_(jobs.c.leased_until.is_(None), jobs.c.leased_until < now),
+            jobs.c.kind.in_(sorted(kinds)),
+        )
         .order_by(jobs.c.due_at, jobs.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -44,3 +52,11 @@ def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Row
 
 def finish(conn: Connection, job_id: int) -> None:
     conn.execute(delete(jobs).where(jobs.c.id == job_id))
+
+
+def reschedule(conn: Connection, job_id: int, *, due_at: int, payload: dict[str, Any]) -> None:
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(due_at=due_at, leased_until=None, payload=orjson.dumps(payload).decode())
+    )

@@ -39,6 +39,7 @@ def create_message_interaction(
         raise SessionClosed()
     if participant.date_deleted is not None:
         raise NotFound(f"Participant {participant.sid} was removed from the session")
+    sid = sids.new_sid(sids.INTERACTION)
     sent = carrier.send_message(
         conn,
         clock,
@@ -48,12 +49,12 @@ def create_message_interaction(
         body=body,
         media_urls=media_urls,
         base_url=base_url,
+        interaction_sid=sid,
     )
     now = clock.now_ms()
     data: dict[str, Any] = {"body": body or ""}
     if media_urls:
         data["media_urls"] = media_urls
-    sid = sids.new_sid(sids.INTERACTION)
     store.insert_interaction(
         conn,
         {
@@ -65,10 +66,10 @@ def create_message_interaction(
             "type": "message",
             "data": orjson.dumps(data).decode(),
             "outbound_participant_sid": participant.sid,
-            "outbound_resource_sid": sent.sid,
+            "outbound_resource_sid": sent.sid or None,
             "outbound_resource_status": sent.status,
             "outbound_resource_type": "Message",
-            "outbound_resource_url": sent.url,
+            "outbound_resource_url": sent.url or None,
             "date_created": now,
             "date_updated": now,
         },

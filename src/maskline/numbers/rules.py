@@ -122,3 +122,69 @@ def _insert(conn: Connection, values: dict[str, Any]) -> None:
 
 def short_code_digits(row: Any) -> str:
     return str(row.phone_number).split("@", 1)[0]
+
+
+def adopt_phone_number(
+    conn: Connection,
+    clock: Clock,
+    *,
+    account_sid: str,
+    sid: str,
+    phone_number: str,
+    friendly_name: str | None,
+    voice: bool,
+    sms: bool,
+    mms: bool,
+    fax: bool,
+) -> Row[Any]:
+    """Record a number the carrier says the account owns, under the carrier's own SID.
+
+    A number already recorded takes the carrier's latest name and capabilities.
+    """
+    facts = geo.phone_facts(phone_number)
+    now = clock.now_ms()
+    existing = store.get_number(conn, sid) or store.get_number_by_value(
+        conn, PHONE_NUMBER, phone_number
+    )
+    if existing is not None:
+        if existing.account_sid != account_sid:
+            raise PhoneNumberNotAvailable("The phone number belongs to another account")
+        store.update_number(
+            conn,
+            existing.sid,
+            {
+                "voice": voice,
+                "sms": sms,
+                "mms": mms,
+                "fax": fax,
+                "date_updated": now,
+                "friendly_name": friendly_name or existing.friendly_name,
+            },
+        )
+        row = store.get_number(conn, existing.sid)
+        assert row is not None
+        return row
+    _insert(
+        conn,
+        {
+            "sid": sid,
+            "account_sid": account_sid,
+            "kind": PHONE_NUMBER,
+            "phone_number": phone_number,
+            "friendly_name": friendly_name or phone_number,
+            "iso_country": facts.iso_country if facts else None,
+            "calling_code": facts.calling_code if facts else None,
+            "area_code": facts.area_code if facts else None,
+            "voice": voice,
+            "sms": sms,
+            "mms": mms,
+            "fax": fax,
+            "date_created": now,
+            "date_updated": now,
+            "is_reserved": False,
+            "in_use": 0,
+        },
+    )
+    row = store.get_number(conn, sid)
+    assert row is not None
+    return row

@@ -76,6 +76,11 @@ class Outcome:
     detail: str | None = None
     replies: list[str] = field(default_factory=list)
     verbs: list[dict[str, Any]] = field(default_factory=list)
+    # For carriers that bridge calls with TwiML: whom to dial, and from which number.
+    dial_to: str | None = None
+    caller_id: str | None = None
+    # An out-of-session TwiML answer, for carriers that hand it to the network as it is.
+    twiml: bytes | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -246,6 +251,7 @@ async def forward(
                 body=inbound.body,
                 media_urls=inbound.media_urls,
                 base_url=inbound.base_url,
+                interaction_sid=found.interaction_sid,
             )
         else:
             sent = carrier.place_call(
@@ -264,10 +270,10 @@ async def forward(
             conn,
             found.interaction_sid,
             {
-                "outbound_resource_sid": sent.sid,
+                "outbound_resource_sid": sent.sid or None,
                 "outbound_resource_status": sent.status,
                 "outbound_resource_type": "Message" if inbound.kind == "message" else "Call",
-                "outbound_resource_url": sent.url,
+                "outbound_resource_url": sent.url or None,
                 "date_updated": now,
             },
         )
@@ -282,5 +288,7 @@ async def forward(
         "forwarded",
         interaction_sid=found.interaction_sid,
         session_sid=found.session_sid,
-        outbound_resource_sid=sent.sid,
+        outbound_resource_sid=sent.sid or None,
+        dial_to=recipient.identifier if inbound.kind == "voice" else None,
+        caller_id=recipient.proxy_identifier if inbound.kind == "voice" else None,
     )

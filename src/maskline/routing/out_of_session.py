@@ -13,7 +13,7 @@ import httpx
 import orjson
 
 from maskline.callbacks.delivery import Answer, call_now
-from maskline.clock import iso, parse_iso
+from maskline.clock import iso
 from maskline.errors import ApiError
 from maskline.events import rules as events
 from maskline.participants.store import session_participants
@@ -31,6 +31,7 @@ from maskline.runtime import Runtime
 from maskline.sandbox.calls import end_inbound_call
 from maskline.sessions import rules as session_rules
 from maskline.sessions import store as sessions_store
+from maskline.web import params
 
 MAX_ANSWER = 64 * 1024
 
@@ -124,6 +125,9 @@ async def handle(
             )
     kind = answer.content_type.split(";", 1)[0].strip().lower()
     if kind in ("application/xml", "text/xml"):
+        if runtime.carrier.name != "sandbox":
+            # A real network carries the TwiML out itself: hand it over as it is.
+            return Outcome("twiml", twiml=answer.body, session_sid=None)
         return await _twiml(runtime, inbound, found, answer)
     if kind == "application/json":
         return await _auto_create(runtime, client, inbound, found, answer)
@@ -229,8 +233,9 @@ async def _auto_create(
         proxy = spec.get("participantProxyIdentifier")
         if proxy is not None:
             second["ProxyIdentifier"] = str(proxy)
-        ttl = spec.get("ttl")
-        date_expiry = spec.get("dateExpiry")
+        # Read as the API reads Ttl, UniqueName and DateExpiry, with the same limits.
+        fields = {"Ttl": "ttl", "UniqueName": "uniqueName", "DateExpiry": "dateExpiry"}
+        form = {k: [str(spec[v])] for k, v in fields.items() if spec.get(v) is not None}
         mode = spec.get("mode")
         if mode is not None and mode not in session_rules.MODES:
             raise ValueError(f"mode {mode!r} is not a session mode")
@@ -240,11 +245,11 @@ async def _auto_create(
                 runtime.clock,
                 account_sid=inbound.account_sid,
                 service=found.service,
-                unique_name=_optional_str(spec.get("uniqueName")),
+                unique_name=params.text(form, "UniqueName", max_length=191),
                 mode=mode,
                 status=None,
-                ttl=int(ttl) if ttl is not None else None,
-                date_expiry=parse_iso(str(date_expiry)) if date_expiry is not None else None,
+                ttl=params.integer(form, "Ttl", minimum=0),
+                date_expiry=params.date_time(form, "DateExpiry"),
                 # The sender is pinned to the number it dialled, reserved or not.
                 participants=[
                     {"Identifier": inbound.from_, "ProxyIdentifierSid": found.number.sid},
@@ -261,7 +266,3 @@ async def _auto_create(
     if isinstance(routed, Outcome):
         return routed
     return _unusable(runtime, inbound, found, "the created session did not take the traffic")
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)

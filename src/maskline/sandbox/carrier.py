@@ -79,6 +79,7 @@ class SandboxCarrier:
         body: str | None,
         media_urls: list[str],
         base_url: str,
+        interaction_sid: str | None = None,
     ) -> Sent:
         sid = self.record_message(
             conn,

@@ -125,7 +125,17 @@ class App:
         except UnicodeDecodeError as exc:
             raise InvalidParameter("body", "is not valid UTF-8 form data") from exc
         base_url = self._public_url or f"{scope.get('scheme', 'http')}://{host or 'localhost'}"
-        request = Request(self.runtime, method, path, params, query, form, base_url)
+        request = Request(
+            self.runtime,
+            method,
+            path,
+            params,
+            query,
+            form,
+            base_url,
+            headers=scope["headers"],
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+        )
         if route.is_async:
             if route.auth:
                 self._authenticate(request, auth_header)

@@ -20,10 +20,12 @@ class Request:
         "base_url",
         "conn",
         "form",
+        "headers",
         "method",
         "params",
         "path",
         "query",
+        "query_string",
         "runtime",
     )
 
@@ -36,6 +38,8 @@ class Request:
         query: Form,
         form: Form,
         base_url: str,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        query_string: str = "",
     ) -> None:
         self.runtime = runtime
         self.method = method
@@ -44,8 +48,18 @@ class Request:
         self.query = query
         self.form = form
         self.base_url = base_url
+        self.headers = headers or []
+        self.query_string = query_string
         self.account_sid = ""
         self.conn: Connection = None  # type: ignore[assignment]
+
+    def header(self, name: str) -> str | None:
+        """A request header by its lowercase name."""
+        wanted = name.encode()
+        for key, value in self.headers:
+            if key == wanted:
+                return value.decode("latin-1")
+        return None
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -1,0 +1,1 @@
+"""Webhooks that Twilio calls when Maskline runs on the Twilio carrier."""
