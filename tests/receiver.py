@@ -82,6 +82,10 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if len(raw) < length:
+                    # The sender died mid-request (a killed server): no delivery happened.
+                    self.close_connection = True
+                    return
                 parts = urlsplit(self.path)
                 received = Received(
                     path=parts.path,

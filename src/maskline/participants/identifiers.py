@@ -9,7 +9,7 @@ from maskline.errors import InvalidIdentifier
 from maskline.numbers.geo import PhoneFacts, phone_facts
 
 # `messenger:123`, `whatsapp:+14155550100`, `rcs:...`: a lowercase channel name and an address.
-_CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,30}:\S{1,150}\Z")
+_CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,30}:[^\s\x00-\x1f\x7f]{1,150}\Z")
 
 
 @dataclass(frozen=True)

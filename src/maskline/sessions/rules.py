@@ -74,6 +74,8 @@ def parse_participants(values: list[str]) -> list[dict[str, str]]:
         for key, value in item.items():
             if not isinstance(value, str):
                 raise InvalidParameter("Participants", f"{key} must be a string")
+            if "\x00" in value:
+                raise InvalidParameter("Participants", f"{key} must not contain NUL characters")
         identifier = item.get("Identifier")
         if not identifier:
             raise InvalidParameter("Participants", "each participant needs an Identifier")

@@ -16,7 +16,7 @@ from maskline.errors import (
     Unauthorized,
 )
 from maskline.runtime import Runtime
-from maskline.web.request import Request, parse_form
+from maskline.web.request import FormError, Request, parse_form
 from maskline.web.response import Response, json_response
 from maskline.web.routing import Route, Router
 
@@ -124,6 +124,8 @@ class App:
             query = parse_form(scope.get("query_string", b""))
         except UnicodeDecodeError as exc:
             raise InvalidParameter("body", "is not valid UTF-8 form data") from exc
+        except FormError as exc:
+            raise InvalidParameter(exc.name, exc.problem) from exc
         base_url = self._public_url or f"{scope.get('scheme', 'http')}://{host or 'localhost'}"
         request = Request(
             self.runtime,

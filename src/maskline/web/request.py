@@ -68,6 +68,15 @@ class Request:
         return f"<Request {self.method} {self.path}>"
 
 
+class FormError(ValueError):
+    """A form parameter that no handler could accept, whatever it is for."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name} {problem}")
+        self.name = name
+        self.problem = problem
+
+
 def parse_form(raw: bytes) -> Form:
     """Parse an `application/x-www-form-urlencoded` body, keeping repeated keys as lists."""
     from urllib.parse import unquote_plus
@@ -81,7 +90,11 @@ def parse_form(raw: bytes) -> Form:
             continue
         key, sep, value = part.partition("=")
         name = unquote_plus(key, errors="strict")
-        form.setdefault(name, []).append(unquote_plus(value, errors="strict") if sep else "")
+        decoded = unquote_plus(value, errors="strict") if sep else ""
+        if "\x00" in name or "\x00" in decoded:
+            # Nothing Maskline stores may hold NUL (PostgreSQL refuses it).
+            raise FormError(name.replace("\x00", ""), "must not contain NUL characters")
+        form.setdefault(name, []).append(decoded)
     return form
 
 

@@ -61,7 +61,9 @@ class Router:
         for segment in path.strip("/").split("/"):
             child = node.literals.get(segment)
             if child is None:
-                if node.param is None or not segment:
+                # No SID or unique name holds a control character (PostgreSQL cannot even
+                # store NUL): such a path names nothing.
+                if node.param is None or not segment or not segment.isprintable():
                     return None
                 params[node.param[0]] = segment
                 child = node.param[1]
