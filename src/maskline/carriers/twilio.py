@@ -31,6 +31,24 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 SEND_MESSAGE = "twilio.send_message"
 
+# How far along a message is. Twilio's status callbacks may come in any order, and even before
+# the send's own answer is recorded: a message's status never moves back.
+MESSAGE_PROGRESS = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+}
+
+
+def message_progress(status: str | None) -> int:
+    return MESSAGE_PROGRESS.get(status or "", -1)
+
 
 @dataclass(frozen=True)
 class TwilioNumber:
@@ -81,6 +99,12 @@ class TwilioCarrier:
 
     def webhook_url(self, name: str) -> str:
         return f"{self.public_url}/webhooks/twilio/{name}"
+
+    def message_status_url(self, interaction_sid: str | None) -> str:
+        """Where Twilio reports a send's statuses. The interaction rides along, for callbacks
+        that arrive before the worker has recorded the send's Message SID."""
+        url = self.webhook_url("message-status")
+        return f"{url}?InteractionSid={interaction_sid}" if interaction_sid else url
 
     # Carrier interface ----------------------------------------------------------------------
 
@@ -144,7 +168,7 @@ class TwilioCarrier:
                 to=payload["to"],
                 body=payload.get("body") or "",
                 media_url=payload.get("media_urls") or [],
-                status_callback=self.webhook_url("message-status"),
+                status_callback=self.message_status_url(payload.get("interaction_sid")),
             )
         except TwilioRestException as exc:
             if exc.status == 429 or exc.status >= 500:
@@ -178,7 +202,14 @@ class TwilioCarrier:
             if sid:
                 found = [self.client.incoming_phone_numbers(sid).fetch()]
             else:
-                found = self.client.incoming_phone_numbers.list(phone_number=phone_number, limit=1)
+                # Twilio's PhoneNumber filter also matches parts of numbers: keep the exact one.
+                found = [
+                    number
+                    for number in self.client.incoming_phone_numbers.list(
+                        phone_number=phone_number, limit=50
+                    )
+                    if number.phone_number == phone_number
+                ]
         except TwilioRestException as exc:
             if exc.status == 404:
                 return None

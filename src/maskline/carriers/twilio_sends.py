@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from sqlalchemy import select
 
 from maskline.callbacks.delivery import backoff_ms
 from maskline.callbacks.rules import enqueue_interaction
-from maskline.carriers.twilio import SEND_MESSAGE, SendRefused, SendRetry, TwilioCarrier
+from maskline.carriers.twilio import (
+    SEND_MESSAGE,
+    SendRefused,
+    SendRetry,
+    TwilioCarrier,
+    message_progress,
+)
 from maskline.events import rules as events
 from maskline.interactions import store as interactions_store
+from maskline.interactions.tables import interactions
 from maskline.jobs import store as jobs_store
 from maskline.runtime import Runtime
 from maskline.services.store import get_service_by_sid
@@ -20,25 +28,29 @@ async def send_message(runtime: Runtime, job: Any) -> None:
     carrier = runtime.carrier
     assert isinstance(carrier, TwilioCarrier)
     payload = orjson.loads(job.payload)
+    # The claimed row is read before the claim counts it: this is attempt `attempts + 1`.
+    attempt = job.attempts + 1
     try:
         found = None
-        if job.attempts > 1 and not payload.get("answered"):
+        if attempt > 1 and payload.get("answered") != attempt - 1:
             # The last attempt ended without an answer on record (the process died mid-call):
             # Twilio may have taken it, so look before sending again.
             found = await carrier.run(carrier.find_sent, payload)
         sid, status = found or await carrier.run(carrier.create_message, payload)
     except SendRetry as exc:
-        if job.attempts < runtime.settings.twilio_max_attempts:
-            due = runtime.clock.now_ms() + backoff_ms(runtime, job.attempts)
+        if attempt < runtime.settings.twilio_max_attempts:
+            due = runtime.clock.now_ms() + backoff_ms(runtime, attempt)
             with runtime.transaction() as conn:
                 jobs_store.reschedule(
                     conn,
                     job.id,
                     due_at=due,
-                    payload={**payload, "answered": True, "last_error": str(exc)},
+                    # Which attempt was answered: a later one that dies mid-call leaves it
+                    # behind, and the one after it then looks before sending.
+                    payload={**payload, "answered": attempt, "last_error": str(exc)},
                 )
             return
-        _fail(runtime, job, payload, f"{exc} (gave up after {job.attempts} attempts)", None)
+        _fail(runtime, job, payload, f"{exc} (gave up after {attempt} attempts)", None)
         return
     except SendRefused as exc:
         _fail(runtime, job, payload, str(exc), exc.code)
@@ -47,16 +59,20 @@ async def send_message(runtime: Runtime, job: Any) -> None:
     with runtime.transaction() as conn:
         interaction_sid = payload.get("interaction_sid")
         if interaction_sid:
-            interactions_store.update_interaction(
-                conn,
-                interaction_sid,
-                {
-                    "outbound_resource_sid": sid,
-                    "outbound_resource_url": carrier.message_url(sid),
-                    "outbound_resource_status": status,
-                    "date_updated": now,
-                },
-            )
+            current = conn.execute(
+                select(interactions.c.outbound_resource_status)
+                .where(interactions.c.sid == interaction_sid)
+                .with_for_update()
+            ).scalar()
+            values: dict[str, Any] = {
+                "outbound_resource_sid": sid,
+                "outbound_resource_url": carrier.message_url(sid),
+                "date_updated": now,
+            }
+            # Twilio's status callbacks may have come first: keep the status they left.
+            if message_progress(status) > message_progress(current):
+                values["outbound_resource_status"] = status
+            interactions_store.update_interaction(conn, interaction_sid, values)
         jobs_store.finish(conn, job.id)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from maskline.carriers.twilio import TwilioCarrier
+from maskline.carriers.twilio import TwilioCarrier, message_progress
 from maskline.errors import Forbidden, InvalidParameter
 from maskline.interactions import store as interactions_store
 from maskline.interactions.rules import resource_status_changed
@@ -157,11 +157,32 @@ async def incoming_call(req: Request) -> Response:
 async def message_status(req: Request) -> Response:
     params = _signed_params(req)
     sid = _need(params, "MessageSid")
+    status = _status(params.get("MessageStatus"))
+    interaction_sid = (req.query.get("InteractionSid") or [""])[-1]
     runtime = req.runtime
     with runtime.transaction() as conn:
-        resource_status_changed(
-            conn, runtime.clock, resource_sid=sid, status=_status(params.get("MessageStatus"))
-        )
+        if interaction_sid:
+            # The callback may come before the worker has recorded Twilio's answer to the send.
+            conn.execute(
+                update(interactions)
+                .where(
+                    interactions.c.sid == interaction_sid,
+                    interactions.c.outbound_resource_sid.is_(None),
+                    interactions.c.outbound_resource_type == "Message",
+                )
+                .values(
+                    outbound_resource_sid=sid,
+                    outbound_resource_url=_carrier(req).message_url(sid),
+                )
+            )
+        current = conn.execute(
+            select(interactions.c.outbound_resource_status)
+            .where(interactions.c.outbound_resource_sid == sid)
+            .with_for_update()
+        ).scalars()
+        # Twilio does not promise the order of its callbacks: a status never moves back.
+        if any(message_progress(status) > message_progress(value) for value in current):
+            resource_status_changed(conn, runtime.clock, resource_sid=sid, status=status)
     runtime.wake()
     return Response(204, b"", b"")
 
