@@ -35,5 +35,13 @@ pytest-sqlite: $(STAMP)
 pytest-postgresql: $(STAMP)
 	MASKLINE_TEST_ENGINE=postgresql $(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
+## Benchmark: throughput against a bare ceiling, participant creation with up to 1M sessions.
+## Writes bench/results/ and the table in docs/performance.md; BENCH_ARGS picks parts.
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get install -y wrk || { $$sudo apt-get update && $$sudo apt-get install -y wrk; }; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from maskline.db.paging import fetch_page
 from maskline.interactions.tables import interactions
 from maskline.web.paging import PageRequest
+
+# Hot statements, built once with bound parameters.
+_MESSAGE_INTERACTION = select(interactions).where(
+    interactions.c.sid == bindparam("sid"),
+    interactions.c.participant_sid == bindparam("participant_sid"),
+)
+_BY_SID = select(interactions).where(interactions.c.sid == bindparam("sid"))
+_WITH_RESOURCE = select(interactions).where(
+    (interactions.c.inbound_resource_sid == bindparam("resource_sid"))
+    | (interactions.c.outbound_resource_sid == bindparam("resource_sid"))
+)
+_INSERT = insert(interactions)
+# SET comes from the parameters' keys; the interaction's SID travels under another name.
+_UPDATE = update(interactions).where(interactions.c.sid == bindparam("where_sid"))
 
 
 def get_interaction(conn: Connection, session_sid: str, sid: str) -> Row[Any] | None:
@@ -19,18 +33,16 @@ def get_interaction(conn: Connection, session_sid: str, sid: str) -> Row[Any] | 
 
 
 def get_message_interaction(conn: Connection, participant_sid: str, sid: str) -> Row[Any] | None:
-    stmt = select(interactions).where(
-        interactions.c.sid == sid, interactions.c.participant_sid == participant_sid
-    )
-    return conn.execute(stmt).first()
+    values = {"sid": sid, "participant_sid": participant_sid}
+    return conn.execute(_MESSAGE_INTERACTION, values).first()
 
 
 def insert_interaction(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(interactions).values(**values))
+    conn.execute(_INSERT, values)
 
 
 def update_interaction(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    conn.execute(update(interactions).where(interactions.c.sid == sid).values(**values))
+    conn.execute(_UPDATE, {**values, "where_sid": sid})
 
 
 def delete_interaction(conn: Connection, sid: str) -> None:
@@ -53,12 +65,8 @@ def list_message_interactions(
 
 def interactions_with_resource(conn: Connection, resource_sid: str) -> list[Row[Any]]:
     """Interactions whose inbound or outbound leg is this carrier message or call."""
-    stmt = select(interactions).where(
-        (interactions.c.inbound_resource_sid == resource_sid)
-        | (interactions.c.outbound_resource_sid == resource_sid)
-    )
-    return list(conn.execute(stmt))
+    return list(conn.execute(_WITH_RESOURCE, {"resource_sid": resource_sid}))
 
 
 def get_interaction_by_sid(conn: Connection, sid: str) -> Row[Any] | None:
-    return conn.execute(select(interactions).where(interactions.c.sid == sid)).first()
+    return conn.execute(_BY_SID, {"sid": sid}).first()

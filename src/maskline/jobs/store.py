@@ -6,23 +6,24 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 
 from maskline.jobs.tables import jobs
+
+_INSERT = insert(jobs)
 
 
 def schedule(
     conn: Connection, *, kind: str, payload: dict[str, Any], due_at: int, now: int
 ) -> None:
-    conn.execute(
-        insert(jobs).values(
-            kind=kind,
-            payload=orjson.dumps(payload).decode(),
-            due_at=due_at,
-            attempts=0,
-            date_created=now,
-        )
-    )
+    values = {
+        "kind": kind,
+        "payload": orjson.dumps(payload).decode(),
+        "due_at": due_at,
+        "attempts": 0,
+        "date_created": now,
+    }
+    conn.execute(_INSERT, values)
 
 
 def claim_due(
@@ -50,8 +51,11 @@ def claim_due(
     return rows
 
 
+_FINISH = delete(jobs).where(jobs.c.id == bindparam("job_id"))
+
+
 def finish(conn: Connection, job_id: int) -> None:
-    conn.execute(delete(jobs).where(jobs.c.id == job_id))
+    conn.execute(_FINISH, {"job_id": job_id})
 
 
 def reschedule(conn: Connection, job_id: int, *, due_at: int, payload: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -17,6 +18,9 @@ class PhoneFacts:
     area_code: str | None
 
 
+# Parsing costs tens of microseconds and traffic repeats the same numbers (proxy numbers,
+# participants): remember the latest answers. The facts are immutable.
+@lru_cache(maxsize=16_384)
 def phone_facts(text: str) -> PhoneFacts | None:
     """Facts of a valid E.164 number (`+` and digits), or None when it is not one."""
     if not text.startswith("+") or not text[1:].isdigit() or len(text) > 16:

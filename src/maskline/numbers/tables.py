@@ -50,6 +50,7 @@ numbers = Table(
     Column("date_added", Millis, nullable=True),
     Column("date_pool_updated", Millis, nullable=True),
     UniqueConstraint("kind", "phone_number"),
-    Index("ix_numbers_pool", "service_sid", "is_reserved", "in_use"),
+    # In number selection's order: least used, then oldest.
+    Index("ix_numbers_pool", "service_sid", "is_reserved", "in_use", "id"),
     Index("ix_numbers_pool_order", "service_sid", "kind", "id"),
 )

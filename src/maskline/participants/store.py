@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
+    Select,
     and_,
     bindparam,
     exists,
@@ -19,28 +20,32 @@ from sqlalchemy import (
 
 from maskline.db.paging import fetch_page
 from maskline.numbers.tables import SHORT_CODE, numbers
-from maskline.participants.tables import participants
+from maskline.participants.tables import IS_ACTIVE, participants
 from maskline.web.paging import PageRequest
+
+# The statements of hot paths are built once, with bound parameters: building one per call and
+# working out its cache key costs SQLAlchemy more than running it.
+_GET = select(participants).where(
+    participants.c.sid == bindparam("sid"), participants.c.session_sid == bindparam("session_sid")
+)
+_OF_SESSION = (
+    select(participants)
+    .where(participants.c.session_sid == bindparam("session_sid"))
+    .order_by(participants.c.id)
+)
+_INSERT = insert(participants)
 
 
 def get_participant(conn: Connection, session_sid: str, sid: str) -> Row[Any] | None:
-    stmt = select(participants).where(
-        participants.c.sid == sid, participants.c.session_sid == session_sid
-    )
-    return conn.execute(stmt).first()
+    return conn.execute(_GET, {"sid": sid, "session_sid": session_sid}).first()
 
 
 def session_participants(conn: Connection, session_sid: str) -> list[Row[Any]]:
-    stmt = (
-        select(participants)
-        .where(participants.c.session_sid == session_sid)
-        .order_by(participants.c.id)
-    )
-    return list(conn.execute(stmt))
+    return list(conn.execute(_OF_SESSION, {"session_sid": session_sid}))
 
 
 def insert_participant(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(participants).values(**values))
+    conn.execute(_INSERT, values)
 
 
 def update_participant(conn: Connection, sid: str, values: dict[str, Any]) -> None:
@@ -113,38 +118,79 @@ def find_candidate(
     Walks the pool index in `in_use` order and stops at the first fit, so its cost does not
     grow with the number of sessions.
     """
+    stmt = _candidate_query(
+        calling_code is not None,
+        area_code is not None,
+        voice,
+        sms,
+        bool(exclude),
+        only is not None,
+        never_had,
+    )
+    values: dict[str, Any] = {"service_sid": service_sid, "identifier": identifier}
+    if calling_code is not None:
+        values["calling_code"] = calling_code
+    if area_code is not None:
+        values["area_code"] = area_code
+    if exclude:
+        values["exclude"] = sorted(exclude)
+    if only is not None:
+        values["only"] = only
+    return conn.execute(stmt, values).first()
+
+
+_CANDIDATE_QUERIES: dict[tuple[bool, ...], Select[Any]] = {}
+
+
+def _candidate_query(
+    calling_code: bool,
+    area_code: bool,
+    voice: bool,
+    sms: bool,
+    exclude: bool,
+    only: bool,
+    never_had: bool,
+) -> Select[Any]:
+    """find_candidate's statement for one combination of filters, built once."""
+    key = (calling_code, area_code, voice, sms, exclude, only, never_had)
+    stmt = _CANDIDATE_QUERIES.get(key)
+    if stmt is not None:
+        return stmt
     in_use_by_identifier = exists().where(
-        participants.c.identifier == identifier,
+        participants.c.identifier == bindparam("identifier"),
         participants.c.proxy_number_sid == numbers.c.sid,
-        participants.c.active == true(),
+        IS_ACTIVE,
     )
     conditions = [
-        numbers.c.service_sid == service_sid,
+        numbers.c.service_sid == bindparam("service_sid"),
         numbers.c.is_reserved == False,  # noqa: E712  (SQL, not Python)
         ~in_use_by_identifier,
     ]
-    if calling_code is not None:
-        conditions.append(numbers.c.calling_code == calling_code)
-    if area_code is not None:
-        conditions.append(numbers.c.area_code == area_code)
+    if calling_code:
+        conditions.append(numbers.c.calling_code == bindparam("calling_code"))
+    if area_code:
+        conditions.append(numbers.c.area_code == bindparam("area_code"))
     if voice:
         conditions.append(numbers.c.voice == true())
     if sms:
         conditions.append(numbers.c.sms == true())
     if exclude:
-        conditions.append(numbers.c.sid.not_in(sorted(exclude)))
-    if only is not None:
-        conditions.append(numbers.c.sid == only)
+        conditions.append(numbers.c.sid.not_in(bindparam("exclude", expanding=True)))
+    if only:
+        conditions.append(numbers.c.sid == bindparam("only"))
     if never_had:
         conditions.append(
             ~exists().where(
-                participants.c.service_sid == service_sid,
-                participants.c.identifier == identifier,
+                participants.c.service_sid == bindparam("service_sid"),
+                participants.c.identifier == bindparam("identifier"),
                 participants.c.proxy_number_sid == numbers.c.sid,
             )
         )
-    stmt = select(numbers).where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id)
-    return conn.execute(stmt.limit(1)).first()
+    stmt = (
+        select(numbers).where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id).limit(1)
+    )
+    _CANDIDATE_QUERIES[key] = stmt
+    return stmt
 
 
 def count_pool(

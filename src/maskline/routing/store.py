@@ -4,10 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, true
+from sqlalchemy import Connection, Row, bindparam, select
 
 from maskline.numbers.tables import PHONE_NUMBER, SHORT_CODE, numbers
-from maskline.participants.tables import participants
+from maskline.participants.tables import IS_ACTIVE, participants
+
+# Every routed text or call runs these: built once, with bound parameters.
+_PHONE_NUMBER = (
+    select(numbers)
+    .where(
+        numbers.c.kind == PHONE_NUMBER,
+        numbers.c.phone_number == bindparam("to"),
+        numbers.c.account_sid == bindparam("account_sid"),
+    )
+    .limit(1)
+)
+_ACTIVE = select(participants).where(
+    participants.c.identifier == bindparam("identifier"),
+    participants.c.proxy_number_sid == bindparam("number_sid"),
+    IS_ACTIVE,
+)
+_OTHER = (
+    select(participants)
+    .where(
+        participants.c.session_sid == bindparam("session_sid"),
+        participants.c.sid != bindparam("sid"),
+        participants.c.date_deleted.is_(None),
+    )
+    .limit(1)
+)
 
 
 def number_called(conn: Connection, account_sid: str, to: str) -> Row[Any] | None:
@@ -18,23 +43,13 @@ def number_called(conn: Connection, account_sid: str, to: str) -> Row[Any] | Non
             numbers.c.phone_number.like(to + "@%"),
             numbers.c.account_sid == account_sid,
         )
-    else:
-        stmt = select(numbers).where(
-            numbers.c.kind == PHONE_NUMBER,
-            numbers.c.phone_number == to,
-            numbers.c.account_sid == account_sid,
-        )
-    return conn.execute(stmt.limit(1)).first()
+        return conn.execute(stmt.limit(1)).first()
+    return conn.execute(_PHONE_NUMBER, {"to": to, "account_sid": account_sid}).first()
 
 
 def active_participant(conn: Connection, identifier: str, number_sid: str) -> Row[Any] | None:
     """The sender's participant in its one active session on this number (the pair index)."""
-    stmt = select(participants).where(
-        participants.c.identifier == identifier,
-        participants.c.proxy_number_sid == number_sid,
-        participants.c.active == true(),
-    )
-    return conn.execute(stmt).first()
+    return conn.execute(_ACTIVE, {"identifier": identifier, "number_sid": number_sid}).first()
 
 
 def last_participant(conn: Connection, identifier: str, number_sid: str) -> Row[Any] | None:
@@ -52,9 +67,4 @@ def last_participant(conn: Connection, identifier: str, number_sid: str) -> Row[
 
 
 def other_participant(conn: Connection, session_sid: str, sid: str) -> Row[Any] | None:
-    stmt = select(participants).where(
-        participants.c.session_sid == session_sid,
-        participants.c.sid != sid,
-        participants.c.date_deleted.is_(None),
-    )
-    return conn.execute(stmt.limit(1)).first()
+    return conn.execute(_OTHER, {"session_sid": session_sid, "sid": sid}).first()

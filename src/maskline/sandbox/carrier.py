@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from maskline import sids
 from maskline.carriers.base import Sent
@@ -29,6 +29,9 @@ def message_url(base_url: str, sid: str) -> str:
 
 def call_url(base_url: str, sid: str) -> str:
     return f"{base_url}/sandbox/v1/Calls/{sid}"
+
+
+_INSERT_MESSAGE = insert(carrier_messages)
 
 
 class SandboxCarrier:
@@ -52,20 +55,20 @@ class SandboxCarrier:
     ) -> str:
         sid = sids.new_sid(sids.MESSAGE)
         now = clock.now_ms()
-        conn.execute(
-            insert(carrier_messages).values(
-                sid=sid,
-                account_sid=account_sid,
-                from_number=from_number,
-                to_number=to_number,
-                body=body,
-                media_urls=orjson.dumps(media_urls).decode(),
-                direction=direction,
-                status=status,
-                date_created=now,
-                date_updated=now,
-            )
-        )
+        values = {
+            "sid": sid,
+            "account_sid": account_sid,
+            "from_number": from_number,
+            "to_number": to_number,
+            "body": body,
+            "media_urls": orjson.dumps(media_urls).decode(),
+            "direction": direction,
+            "status": status,
+            "date_created": now,
+            "date_updated": now,
+        }
+        # The statement without values() is built once and cached; values() per call is not.
+        conn.execute(_INSERT_MESSAGE, values)
         return sid
 
     def send_message(
@@ -191,13 +194,17 @@ class SandboxCarrier:
         return Sent(sid=sid, status="initiated", url=call_url(base_url, sid))
 
 
+_MESSAGE_STATUS = (
+    update(carrier_messages)
+    .where(carrier_messages.c.sid == bindparam("where_sid"))
+    .values(status=bindparam("status"), date_updated=bindparam("date_updated"))
+)
+
+
 def apply_message_status(conn: Connection, clock: Clock, payload: dict[str, Any]) -> None:
     sid, status = payload["sid"], payload["status"]
-    conn.execute(
-        update(carrier_messages)
-        .where(carrier_messages.c.sid == sid)
-        .values(status=status, date_updated=clock.now_ms())
-    )
+    values = {"where_sid": sid, "status": status, "date_updated": clock.now_ms()}
+    conn.execute(_MESSAGE_STATUS, values)
     resource_status_changed(conn, clock, resource_sid=sid, status=status)
 
 

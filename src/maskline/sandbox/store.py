@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from maskline.sandbox.tables import carrier_calls, carrier_messages
 
+_MESSAGE = select(carrier_messages).where(
+    carrier_messages.c.sid == bindparam("sid"),
+    carrier_messages.c.account_sid == bindparam("account_sid"),
+)
+
 
 def get_message(conn: Connection, account_sid: str, sid: str) -> Row[Any] | None:
-    stmt = select(carrier_messages).where(
-        carrier_messages.c.sid == sid, carrier_messages.c.account_sid == account_sid
-    )
-    return conn.execute(stmt).first()
+    return conn.execute(_MESSAGE, {"sid": sid, "account_sid": account_sid}).first()
 
 
 def messages_received(

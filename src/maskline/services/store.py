@@ -29,8 +29,11 @@ def get_service(conn: Connection, account_sid: str, key: str) -> Row[Any] | None
     return conn.execute(_BY_NAME, {"name": key, "account_sid": account_sid}).first()
 
 
+_BY_SID_ONLY = select(services).where(services.c.sid == bindparam("sid"))
+
+
 def get_service_by_sid(conn: Connection, sid: str) -> Row[Any] | None:
-    return conn.execute(select(services).where(services.c.sid == sid)).first()
+    return conn.execute(_BY_SID_ONLY, {"sid": sid}).first()
 
 
 def insert_service(conn: Connection, values: dict[str, Any]) -> None:

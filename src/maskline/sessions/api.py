@@ -8,8 +8,9 @@ from maskline.errors import InvalidParameter
 from maskline.services.api import fetch_service_row, service_sid_of
 from maskline.sessions import rules
 from maskline.sessions.render import render_session
+from maskline.sessions.store import get_session_in_account
 from maskline.sessions.store import list_sessions as query_sessions
-from maskline.sids import SESSION
+from maskline.sids import SERVICE, SESSION, is_sid
 from maskline.web import params
 from maskline.web.paging import page_request, render_page
 from maskline.web.request import Request
@@ -19,10 +20,17 @@ from maskline.web.routing import Route
 
 def fetch_session_row(req: Request, *, for_update: bool = False) -> Any:
     """The session named in the path, within the service named in the path."""
+    service, key = req.params["service"], req.params["session"]
+    if is_sid(service, SERVICE) and is_sid(key, SESSION):
+        # The usual case, both named by SID: one query. Anything else (unique names, not
+        # found) takes the two lookups below, which give the same row or the right error.
+        row = get_session_in_account(req.conn, req.account_sid, service, key, for_update=for_update)
+        if row is not None:
+            return row
     return rules.fetch_session(
         req.conn,
         service_sid=service_sid_of(req),
-        sid=req.params["session"],
+        sid=key,
         for_update=for_update,
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from maskline.db.paging import fetch_page
+from maskline.services.tables import services
 from maskline.sessions.tables import sessions
 from maskline.sids import SESSION, is_sid
 from maskline.web.paging import PageRequest
@@ -18,6 +19,23 @@ _BY_NAME = select(sessions).where(
     sessions.c.unique_name == bindparam("name"),
     sessions.c.service_sid == bindparam("service_sid"),
 )
+_BY_SID_LOCKED = _BY_SID.with_for_update()
+_BY_NAME_LOCKED = _BY_NAME.with_for_update()
+_BY_SID_ONLY = select(sessions).where(sessions.c.sid == bindparam("sid"))
+_BY_SID_ONLY_LOCKED = _BY_SID_ONLY.with_for_update()
+_INSERT = insert(sessions)
+# SET comes from the parameters' keys; the session's SID travels under another name.
+_UPDATE = update(sessions).where(sessions.c.sid == bindparam("where_sid"))
+_IN_ACCOUNT = (
+    select(sessions)
+    .join(services, services.c.sid == sessions.c.service_sid)
+    .where(
+        sessions.c.sid == bindparam("sid"),
+        services.c.sid == bindparam("service_sid"),
+        services.c.account_sid == bindparam("account_sid"),
+    )
+)
+_IN_ACCOUNT_LOCKED = _IN_ACCOUNT.with_for_update(of=sessions)
 
 
 def get_session(
@@ -25,22 +43,27 @@ def get_session(
 ) -> Row[Any] | None:
     """A session of the service by SID or by unique name; locked for update when asked."""
     by_sid = is_sid(key, SESSION)
-    stmt = _BY_SID if by_sid else _BY_NAME
-    if for_update:
-        stmt = stmt.with_for_update()
+    by_name = _BY_NAME_LOCKED if for_update else _BY_NAME
+    stmt = (_BY_SID_LOCKED if for_update else _BY_SID) if by_sid else by_name
     values = {"service_sid": service_sid, "sid" if by_sid else "name": key}
     row = conn.execute(stmt, values).first()
     if row is None and by_sid:
-        stmt = _BY_NAME.with_for_update() if for_update else _BY_NAME
-        row = conn.execute(stmt, {"service_sid": service_sid, "name": key}).first()
+        row = conn.execute(by_name, {"service_sid": service_sid, "name": key}).first()
     return row
 
 
+def get_session_in_account(
+    conn: Connection, account_sid: str, service_sid: str, sid: str, *, for_update: bool = False
+) -> Row[Any] | None:
+    """The session by SID, in the account's service by SID: both lookups in one query."""
+    stmt = _IN_ACCOUNT_LOCKED if for_update else _IN_ACCOUNT
+    values = {"sid": sid, "service_sid": service_sid, "account_sid": account_sid}
+    return conn.execute(stmt, values).first()
+
+
 def get_session_by_sid(conn: Connection, sid: str, *, for_update: bool = False) -> Row[Any] | None:
-    stmt = select(sessions).where(sessions.c.sid == sid)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).first()
+    stmt = _BY_SID_ONLY_LOCKED if for_update else _BY_SID_ONLY
+    return conn.execute(stmt, {"sid": sid}).first()
 
 
 def due_sessions(conn: Connection, now: int, limit: int) -> list[Row[Any]]:
@@ -59,11 +82,11 @@ def due_sessions(conn: Connection, now: int, limit: int) -> list[Row[Any]]:
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(sessions).values(**values))
+    conn.execute(_INSERT, values)
 
 
 def update_session(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    conn.execute(update(sessions).where(sessions.c.sid == sid).values(**values))
+    conn.execute(_UPDATE, {**values, "where_sid": sid})
 
 
 def delete_session(conn: Connection, sid: str) -> None:

@@ -1,0 +1,277 @@
+"""The processes a benchmark run starts: Maskline, the ceiling, and a throwaway PostgreSQL.
+
+Each server process is watched through /proc: its CPU time (to show it, not the load
+generator, is the bottleneck) and its peak resident memory (VmHWM).
+"""
+
+from __future__ import annotations
+
+import glob
+import http.client
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TMP = ROOT / "bench" / "results" / "tmp"
+
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench" + "0" * 27
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _status_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _cumulative_cpu_seconds(pid: int) -> float:
+    """A process's own CPU time plus that of the children it has reaped."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_http(port: int, path: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server did not start in 60 s:\n{log.read_text(errors='replace')}")
+
+
+class Process:
+    """A server process started by the benchmark; stopped with SIGTERM."""
+
+    name = "server"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        TMP.mkdir(parents=True, exist_ok=True)
+        self.log_path = TMP / f"{self.name}-{self.port}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def _spawn(self, command: list[str], env: dict[str, str], ready_path: str) -> None:
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            )
+        _wait_http(self.port, ready_path, self.process, self.log_path)
+
+    def peak_rss_mb(self) -> float:
+        """The process's peak resident memory so far (VmHWM), in MB."""
+        return _status_kb(self.pid, "VmHWM") / 1024
+
+    def rss_mb(self) -> float:
+        return _status_kb(self.pid, "VmRSS") / 1024
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class Ceiling(Process):
+    name = "ceiling"
+
+    def start(self) -> Ceiling:
+        command = [sys.executable, "-m", "bench.ceiling", "--port", str(self.port)]
+        self._spawn(command, dict(os.environ), "/")
+        return self
+
+
+class Maskline(Process):
+    """`maskline serve`, one worker, with its in-process worker as by default."""
+
+    name = "maskline"
+
+    # Another source tree to serve Maskline from (a checkout's src/), to compare two versions.
+    source: Path | None = None
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.database_url = database_url
+
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "MASKLINE_DATABASE_URL": self.database_url,
+            "MASKLINE_ACCOUNT_SID": ACCOUNT_SID,
+            "MASKLINE_AUTH_TOKEN": AUTH_TOKEN,
+            "MASKLINE_LOG_LEVEL": "warning",
+        }
+        for name in ("MASKLINE_PUBLIC_URL", "MASKLINE_HOST", "MASKLINE_PORT"):
+            env.pop(name, None)
+        if self.source is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(self.source), env.get("PYTHONPATH", "")) if p
+            )
+        return env
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "maskline", "migrate"],
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+
+    def start(self) -> Maskline:
+        if self.database_url.startswith("postgresql"):
+            # serve refuses a schema that is behind on PostgreSQL: migrate first, as operators do.
+            self.migrate()
+        command = [sys.executable, "-m", "maskline", "serve", "--port", str(self.port)]
+        self._spawn(command, self.env(), "/healthz")
+        return self
+
+
+def find_postgres_bin() -> Path | None:
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.path.exists(os.path.join(candidate, "initdb")):
+            return Path(candidate)
+    found = shutil.which("initdb")
+    return Path(found).resolve().parent if found else None
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster in a temporary folder (as `postgres` when run as root).
+
+    `synchronous_commit=off` gives it the durability of Maskline's SQLite setting
+    (`synchronous=NORMAL`: a crash of the machine may lose the last commits, never corrupts);
+    production should keep it on (docs/deployment.md).
+    """
+
+    TUNING = (
+        "synchronous_commit=off",
+        "shared_buffers=1GB",
+        "max_connections=100",
+        "max_wal_size=8GB",
+        "checkpoint_timeout=30min",
+        "maintenance_work_mem=256MB",
+    )
+
+    def __init__(self) -> None:
+        bin_dir = find_postgres_bin()
+        if bin_dir is None:
+            raise RuntimeError("no PostgreSQL server binaries (initdb) on this machine")
+        self.bin_dir = bin_dir
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="maskline-bench-pg-"))
+        self.data = self.root / "data"
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            pwd.getpwnam("postgres")  # KeyError: as root, PostgreSQL needs that user
+            self.user = "postgres"
+            shutil.chown(self.root, user="postgres", group=None)
+            os.chmod(self.root, 0o700)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bin_dir / args[0]), *args[1:]]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+    def start(self) -> Postgres:
+        done = self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr or done.stdout}")
+        settings = (
+            "listen_addresses=127.0.0.1",
+            f"port={self.port}",
+            f"unix_socket_directories={self.root}",
+            *self.TUNING,
+        )
+        options = " ".join("-c " + setting for setting in settings)
+        log = self.root / "log"
+        done = self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start"
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start: {done.stderr}")
+        return self
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the cluster's processes so far: the postmaster and its children.
+
+        Children that have exited are counted in the postmaster's cumulative times.
+        """
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        total = _cumulative_cpu_seconds(postmaster)
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(stat) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def version(self) -> str:
+        done = self._run("postgres", "--version")
+        return done.stdout.strip()
+
+    def create_database(self) -> str:
+        """A fresh, empty database; its plain postgresql:// URL."""
+        import psycopg
+
+        name = "bench_" + uuid.uuid4().hex[:10]
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
