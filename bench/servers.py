@@ -9,16 +9,14 @@ from __future__ import annotations
 import glob
 import http.client
 import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
+
+from tests.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TMP = ROOT / "bench" / "results" / "tmp"
@@ -173,23 +171,15 @@ class Maskline(Process):
         return self
 
 
-def find_postgres_bin() -> Path | None:
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if os.path.exists(os.path.join(candidate, "initdb")):
-            return Path(candidate)
-    found = shutil.which("initdb")
-    return Path(found).resolve().parent if found else None
-
-
-class Postgres:
-    """A throwaway PostgreSQL cluster in a temporary folder (as `postgres` when run as root).
+class Postgres(PostgresServer):
+    """The test suite's throwaway PostgreSQL cluster, tuned for load.
 
     `synchronous_commit=off` gives it the durability of Maskline's SQLite setting
     (`synchronous=NORMAL`: a crash of the machine may lose the last commits, never corrupts);
     production should keep it on (docs/deployment.md).
     """
 
-    TUNING = (
+    SETTINGS = (
         "synchronous_commit=off",
         "shared_buffers=1GB",
         "max_connections=100",
@@ -197,52 +187,8 @@ class Postgres:
         "checkpoint_timeout=30min",
         "maintenance_work_mem=256MB",
     )
-
-    def __init__(self) -> None:
-        bin_dir = find_postgres_bin()
-        if bin_dir is None:
-            raise RuntimeError("no PostgreSQL server binaries (initdb) on this machine")
-        self.bin_dir = bin_dir
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="maskline-bench-pg-"))
-        self.data = self.root / "data"
-        self.user: str | None = None
-        if os.geteuid() == 0:
-            pwd.getpwnam("postgres")  # KeyError: as root, PostgreSQL needs that user
-            self.user = "postgres"
-            shutil.chown(self.root, user="postgres", group=None)
-            os.chmod(self.root, 0o700)
-
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [str(self.bin_dir / args[0]), *args[1:]]
-        if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-
-    def start(self) -> Postgres:
-        done = self._run(
-            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"initdb failed: {done.stderr or done.stdout}")
-        settings = (
-            "listen_addresses=127.0.0.1",
-            f"port={self.port}",
-            f"unix_socket_directories={self.root}",
-            *self.TUNING,
-        )
-        options = " ".join("-c " + setting for setting in settings)
-        log = self.root / "log"
-        done = self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start"
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"PostgreSQL did not start: {done.stderr}")
-        return self
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
+    TUNING = SETTINGS
+    DATABASE_PREFIX = "bench_"
 
     def cpu_seconds(self) -> float:
         """CPU time of the cluster's processes so far: the postmaster and its children.
@@ -264,14 +210,3 @@ class Postgres:
     def version(self) -> str:
         done = self._run("postgres", "--version")
         return done.stdout.strip()
-
-    def create_database(self) -> str:
-        """A fresh, empty database; its plain postgresql:// URL."""
-        import psycopg
-
-        name = "bench_" + uuid.uuid4().hex[:10]
-        with psycopg.connect(
-            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
-        ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"

@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Self
 
 from tests.support import free_port
 
@@ -28,6 +29,18 @@ def find_bin_dir() -> Path | None:
 
 
 class PostgresServer:
+    """One cluster. The benchmark subclasses it with its own tuning and database names."""
+
+    # Fast and disposable: a test database need not survive a crash.
+    SETTINGS: tuple[str, ...] = (
+        "fsync=off",
+        "synchronous_commit=off",
+        "full_page_writes=off",
+        "max_connections=300",
+        "shared_buffers=64MB",
+    )
+    DATABASE_PREFIX = "maskline_"
+
     def __init__(self) -> None:
         bin_dir = find_bin_dir()
         if bin_dir is None:
@@ -52,7 +65,7 @@ class PostgresServer:
             command = ["runuser", "-u", self.user, "--", *command]
         return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
-    def start(self) -> PostgresServer:
+    def start(self) -> Self:
         done = self._run(
             "initdb",
             "-D",
@@ -101,7 +114,7 @@ class PostgresServer:
         """A fresh, empty database; its plain postgresql:// URL."""
         import psycopg
 
-        name = "maskline_" + uuid.uuid4().hex[:12]
+        name = self.DATABASE_PREFIX + uuid.uuid4().hex[:12]
         deadline = time.monotonic() + 30
         while True:
             try:
