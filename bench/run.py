@@ -275,6 +275,7 @@ def throughput(stage: Stage, parts: list[str], load: wrk.Load) -> dict[str, Any]
             headers=auth,
             load=load,
             database=stage.database,
+            name=f"{stage.engine_name}-{name}",
         )
         say(
             f"    {results[name]['rps']:,.0f} req/s, p50 {results[name]['p50_ms']} ms, "
@@ -454,6 +455,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record a py-spy profile of the server during each measured run, under "
+        "bench/results/tmp/profiles/ (speedscope format); the run is then not published",
+    )
+    parser.add_argument(
         "--src",
         type=Path,
         default=None,
@@ -469,13 +476,19 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown part or engine: {', '.join(sorted(unknown))}")
     load = wrk.Load(args.threads, args.connections, args.duration, args.warmup)
+    if args.profile:
+        load.profile = TMP / "profiles"
     size_load = wrk.Load(args.threads, args.connections, args.size_load, 1.0)
     complete = (
         set(parts) == set(PARTS) and set(engines) == set(ENGINES) and sizes == list(DEFAULT_SIZES)
     )
     if args.src is not None:
         Maskline.source = args.src.resolve()
-    publish = (complete and args.src is None) if args.publish is None else args.publish
+    publish = (
+        (complete and args.src is None and not args.profile)
+        if args.publish is None
+        else args.publish
+    )
     wrk.require_wrk()
     TMP.mkdir(parents=True, exist_ok=True)
 

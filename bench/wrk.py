@@ -7,6 +7,7 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ class Load:
     connections: int = 32
     duration: float = 10.0
     warmup: float = 2.0
+    # A folder to write a py-spy profile of the server's measured run into (None: no profile).
+    profile: Path | None = None
 
 
 def require_wrk() -> str:
@@ -72,6 +75,35 @@ def _wrk(
     raise RuntimeError(f"wrk gave no summary ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
+def _start_profiler(server: Process, load: Load, name: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server for the measured run; its speedscope file goes to the folder.
+
+    Profiling slows the server a little, so the figures of a profiled run are not published.
+    """
+    beside = Path(sys.executable).parent / "py-spy"
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("py-spy is not installed: `.venv/bin/pip install py-spy`")
+    assert load.profile is not None
+    load.profile.mkdir(parents=True, exist_ok=True)
+    output = load.profile / f"{name}-{server.name}-{server.port}.speedscope.json"
+    command = [
+        spy,
+        "record",
+        "--pid",
+        str(server.pid),
+        "--duration",
+        str(max(1, round(load.duration))),
+        "--rate",
+        "250",
+        "--format",
+        "speedscope",
+        "--output",
+        str(output),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run(
     server: Process,
     url: str,
@@ -81,6 +113,7 @@ def run(
     headers: list[str] | None = None,
     load: Load,
     database: Any = None,
+    name: str = "run",
 ) -> dict[str, Any]:
     """Warm up, then one measured run: requests per second, latency, errors, CPU of each side.
 
@@ -95,8 +128,11 @@ def run(
     machine_cpu = busy_cpu()
     database_cpu = database.cpu_seconds() if database is not None else 0.0
     started = time.monotonic()
+    profiler = _start_profiler(server, load, name) if load.profile is not None else None
     summary = _wrk(url, script, args, headers, load.duration, load)
     elapsed = time.monotonic() - started
+    if profiler is not None:
+        profiler.wait()
     server_cpu = server.cpu_seconds() - server_cpu
     wrk_cpu = _children_cpu() - wrk_cpu
     if database is not None:

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             raise RuntimeError("The database schema is behind: run `maskline migrate`.")
         with runtime.transaction(writes=False) as conn:
             runtime.clock.offset_ms = load_offset(conn)
+        runtime.start_checkpointer()
         if runtime.settings.run_worker:
             tasks.append(asyncio.create_task(worker.run(runtime, stop)))
 

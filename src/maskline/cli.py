@@ -73,7 +73,7 @@ def serve(
     )
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=is_sqlite(settings.database_url))
-    runtime.engine.dispose()
+    runtime.dispose()
     click.echo(f"Maskline listening on http://{settings.host}:{settings.port}", err=True)
     common: dict[str, Any] = {
         "host": settings.host,
@@ -116,6 +116,7 @@ def worker_command(database_url: str | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        runtime.start_checkpointer()
         try:
             await worker.run(runtime, stop)
         finally:

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from maskline.db.checkpoint import FALLBACK_PAGES
+
 
 def normalise_url(url: str) -> str:
     """Pick Maskline's driver for the plain URLs operators have (`postgresql://...`)."""
@@ -19,6 +21,14 @@ def normalise_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL; None for other engines and in-memory databases."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return os.path.abspath(parsed.database)
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -74,10 +84,14 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # Serving processes checkpoint on a thread of their own (db/checkpoint.py).
+        cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.info.get("driver_transactions"):
+            return  # Runtime.transaction begins each transaction itself
         # Straight to the driver: every request begins a transaction, and a statement through
         # SQLAlchemy's execution machinery costs several times the BEGIN itself.
         conn.connection.driver_connection.execute(

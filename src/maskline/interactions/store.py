@@ -49,18 +49,25 @@ def delete_interaction(conn: Connection, sid: str) -> None:
     conn.execute(delete(interactions).where(interactions.c.sid == sid))
 
 
+_OF_SESSION = select(interactions).where(interactions.c.session_sid == bindparam("session_sid"))
+
+
 def list_interactions(
     conn: Connection, session_sid: str, request: PageRequest
 ) -> tuple[list[Row[Any]], bool]:
-    stmt = select(interactions).where(interactions.c.session_sid == session_sid)
-    return fetch_page(conn, stmt, interactions.c.id, request)
+    return fetch_page(conn, _OF_SESSION, interactions.c.id, request, {"session_sid": session_sid})
+
+
+_OF_PARTICIPANT = select(interactions).where(
+    interactions.c.participant_sid == bindparam("participant_sid")
+)
 
 
 def list_message_interactions(
     conn: Connection, participant_sid: str, request: PageRequest
 ) -> tuple[list[Row[Any]], bool]:
-    stmt = select(interactions).where(interactions.c.participant_sid == participant_sid)
-    return fetch_page(conn, stmt, interactions.c.id, request)
+    values = {"participant_sid": participant_sid}
+    return fetch_page(conn, _OF_PARTICIPANT, interactions.c.id, request, values)
 
 
 def interactions_with_resource(conn: Connection, resource_sid: str) -> list[Row[Any]]:

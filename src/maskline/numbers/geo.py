@@ -29,7 +29,9 @@ def phone_facts(text: str) -> PhoneFacts | None:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed):
+    # What is_valid_number does, with the region kept: finding it is most of the work.
+    region = phonenumbers.region_code_for_number(parsed)
+    if not phonenumbers.is_valid_number_for_region(parsed, region):
         return None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if e164 != text:
@@ -38,7 +40,7 @@ def phone_facts(text: str) -> PhoneFacts | None:
     area = national[:3] if parsed.country_code == NANP else None
     return PhoneFacts(
         e164=e164,
-        iso_country=phonenumbers.region_code_for_number(parsed),
+        iso_country=region,
         calling_code=int(parsed.country_code or 0),
         area_code=area,
     )

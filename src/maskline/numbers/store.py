@@ -47,11 +47,16 @@ def get_pool_number(conn: Connection, service_sid: str, kind: str, sid: str) -> 
     return conn.execute(stmt).first()
 
 
+_POOL = select(numbers).where(
+    numbers.c.service_sid == bindparam("service_sid"), numbers.c.kind == bindparam("kind")
+)
+
+
 def list_pool(
     conn: Connection, service_sid: str, kind: str, request: PageRequest
 ) -> tuple[list[Row[Any]], bool]:
-    stmt = select(numbers).where(numbers.c.service_sid == service_sid, numbers.c.kind == kind)
-    return fetch_page(conn, stmt, numbers.c.id, request)
+    values = {"service_sid": service_sid, "kind": kind}
+    return fetch_page(conn, _POOL, numbers.c.id, request, values)
 
 
 def release_service_numbers(conn: Connection, service_sid: str) -> None:

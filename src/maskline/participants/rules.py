@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Row
-from sqlalchemy.exc import IntegrityError
 
 from maskline import sids
 from maskline.clock import Clock
-from maskline.db.errors import violated_constraint
 from maskline.errors import (
     IdentifierAlreadyParticipant,
     IdentifierNotAllowedInMode,
@@ -39,7 +37,7 @@ from maskline.sessions.tables import ACTIVE
 SELECTION_ATTEMPTS = 8
 
 
-def fetch_participant(conn: Connection, *, session_sid: str, sid: str) -> Row[Any]:
+def fetch_participant(conn: Connection, *, session_sid: str, sid: str) -> Any:
     row = store.get_participant(conn, session_sid, sid)
     if row is None:
         raise NotFound(f"The requested Participant {sid} was not found")
@@ -80,14 +78,20 @@ def add_participant(
     friendly_name: str | None = None,
     proxy_identifier: str | None = None,
     proxy_identifier_sid: str | None = None,
-) -> Row[Any]:
-    """Add a participant to an active session; the caller holds the session row's lock."""
+    present: list[Any] | None = None,
+) -> Any:
+    """Add a participant to an active session; the caller holds the session row's lock.
+
+    `present` is the session's participants when the caller knows them (a session it is
+    creating); otherwise they are read here.
+    """
     if session.status not in ACTIVE:
         raise SessionClosed()
     who = parse_identifier(identifier)
     if not who.is_phone and session.mode != "message-only":
         raise IdentifierNotAllowedInMode()
-    present = store.session_participants(conn, session.sid)
+    if present is None:
+        present = store.session_participants(conn, session.sid)
     if any(p.identifier == who.value for p in present):
         raise IdentifierAlreadyParticipant()
     taken = {p.slot for p in present if p.slot is not None}
@@ -118,11 +122,9 @@ def add_participant(
             proxy_identifier_sid=proxy_identifier_sid,
         )
         _check_capabilities(number, session.mode)
-        sid = _insert(conn, values, number, explicit=True)
+        row = _insert(conn, values, number, explicit=True)
     else:
-        sid = _insert_chosen(conn, values, service, who, session.mode)
-    row = store.get_participant(conn, session.sid, sid)
-    assert row is not None
+        row = _insert_chosen(conn, values, service, who, session.mode)
     if row.proxy_number_sid not in shared_numbers:
         numbers_store.change_in_use(conn, row.proxy_number_sid, +1)
     return row
@@ -138,7 +140,7 @@ def _check_capabilities(number: Any, mode: str) -> None:
 
 def _insert_chosen(
     conn: Connection, values: dict[str, Any], service: Any, who: Identifier, mode: str
-) -> str:
+) -> Any:
     lost: set[str] = set()
     for _ in range(SELECTION_ATTEMPTS):
         number = choose_number(conn, service=service, identifier=who, mode=mode, exclude=lost)
@@ -150,29 +152,26 @@ def _insert_chosen(
     raise PairConflict()
 
 
-def _insert(conn: Connection, values: dict[str, Any], number: Any, *, explicit: bool) -> str:
-    sid = sids.new_sid(sids.PARTICIPANT)
+def _insert(conn: Connection, values: dict[str, Any], number: Any, *, explicit: bool) -> Any:
+    """Insert the participant on `number`; its row, or the error for the constraint that
+    refused it."""
     row = {
         **values,
-        "sid": sid,
+        "sid": sids.new_sid(sids.PARTICIPANT),
         "proxy_number_sid": number.sid,
         "proxy_identifier": str(number.phone_number).split("@", 1)[0],
     }
-    try:
-        with conn.begin_nested():
-            store.insert_participant(conn, row)
-    except IntegrityError as error:
-        constraint = violated_constraint(error)
-        if constraint == "uq_participants_active_pair":
-            if explicit:
-                raise PairAlreadyActive() from error
-            raise PairConflict() from error
-        if constraint == "uq_participants_session_sid_identifier":
-            raise IdentifierAlreadyParticipant() from error
-        if constraint in ("uq_participants_session_sid_slot", "slot"):
-            raise TooManyParticipants() from error
-        raise
-    return sid
+    inserted = store.insert_participant(conn, row)
+    if inserted is not None:
+        return inserted
+    constraint = store.refusal(conn, row)
+    if constraint == "uq_participants_session_sid_identifier":
+        raise IdentifierAlreadyParticipant()
+    if constraint == "uq_participants_session_sid_slot":
+        raise TooManyParticipants()
+    if explicit:
+        raise PairAlreadyActive()
+    raise PairConflict()
 
 
 def remove_participant(conn: Connection, clock: Clock, *, session: Any, sid: str) -> None:

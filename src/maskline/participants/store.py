@@ -12,12 +12,12 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    insert,
     select,
     true,
     update,
 )
 
+from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.numbers.tables import SHORT_CODE, numbers
 from maskline.participants.tables import IS_ACTIVE, participants
@@ -33,19 +33,39 @@ _OF_SESSION = (
     .where(participants.c.session_sid == bindparam("session_sid"))
     .order_by(participants.c.id)
 )
-_INSERT = insert(participants)
+_INSERT_UNLESS_TAKEN = fast.InsertUnlessTaken(participants)
+# A participant row made from the values just inserted, read like the rows queries return.
+ParticipantRow = fast.row_type(participants)
+_SLOT_OR_IDENTIFIER_TAKEN = select(participants.c.identifier, participants.c.slot).where(
+    participants.c.session_sid == bindparam("session_sid"),
+    (participants.c.identifier == bindparam("identifier"))
+    | (participants.c.slot == bindparam("slot")),
+)
 
 
-def get_participant(conn: Connection, session_sid: str, sid: str) -> Row[Any] | None:
-    return conn.execute(_GET, {"sid": sid, "session_sid": session_sid}).first()
+def get_participant(conn: Connection, session_sid: str, sid: str) -> Any | None:
+    return fast.first(conn, _GET, {"sid": sid, "session_sid": session_sid})
 
 
-def session_participants(conn: Connection, session_sid: str) -> list[Row[Any]]:
-    return list(conn.execute(_OF_SESSION, {"session_sid": session_sid}))
+def session_participants(conn: Connection, session_sid: str) -> list[Any]:
+    return fast.all_rows(conn, _OF_SESSION, {"session_sid": session_sid})
 
 
-def insert_participant(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(_INSERT, values)
+def insert_participant(conn: Connection, values: dict[str, Any]) -> Any | None:
+    """Insert a participant; its row, or None when a unique constraint refused it."""
+    new_id = _INSERT_UNLESS_TAKEN.run(conn, values)
+    return None if new_id is None else ParticipantRow(id=new_id, **values)
+
+
+def refusal(conn: Connection, values: dict[str, Any]) -> str:
+    """Which constraint refused a participant insert: the constraint's name."""
+    params = {k: values[k] for k in ("session_sid", "identifier", "slot")}
+    for identifier, slot in fast.all_rows(conn, _SLOT_OR_IDENTIFIER_TAKEN, params):
+        if identifier == values["identifier"]:
+            return "uq_participants_session_sid_identifier"
+        if slot == values["slot"]:
+            return "uq_participants_session_sid_slot"
+    return "uq_participants_active_pair"
 
 
 def update_participant(conn: Connection, sid: str, values: dict[str, Any]) -> None:
@@ -64,11 +84,13 @@ def set_session_active(conn: Connection, session_sid: str, active: bool, now: in
     )
 
 
+_LIST = select(participants).where(participants.c.session_sid == bindparam("session_sid"))
+
+
 def list_participants(
     conn: Connection, session_sid: str, request: PageRequest
 ) -> tuple[list[Row[Any]], bool]:
-    stmt = select(participants).where(participants.c.session_sid == session_sid)
-    return fetch_page(conn, stmt, participants.c.id, request)
+    return fetch_page(conn, _LIST, participants.c.id, request, {"session_sid": session_sid})
 
 
 def pool_short_code(conn: Connection, service_sid: str, digits: str) -> Row[Any] | None:
@@ -94,9 +116,7 @@ _LAST_NUMBER = (
 
 def last_number_of(conn: Connection, service_sid: str, identifier: str) -> str | None:
     """The proxy number this identifier had most recently in the service (for stickiness)."""
-    value = conn.execute(
-        _LAST_NUMBER, {"service_sid": service_sid, "identifier": identifier}
-    ).scalar()
+    value = fast.scalar(conn, _LAST_NUMBER, {"service_sid": service_sid, "identifier": identifier})
     return str(value) if value is not None else None
 
 
@@ -136,7 +156,11 @@ def find_candidate(
         values["exclude"] = sorted(exclude)
     if only is not None:
         values["only"] = only
-    return conn.execute(stmt, values).first()
+    if exclude:
+        # A retry after losing a number to a concurrent request: the list varies, so
+        # SQLAlchemy expands it.
+        return conn.execute(stmt, values).first()
+    return fast.first(conn, stmt, values)
 
 
 _CANDIDATE_QUERIES: dict[tuple[bool, ...], Select[Any]] = {}

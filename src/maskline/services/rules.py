@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from maskline import sids
@@ -29,7 +29,7 @@ SETTABLE = (
 )
 
 
-def fetch_service(conn: Connection, *, account_sid: str, sid: str) -> Row[Any]:
+def fetch_service(conn: Connection, *, account_sid: str, sid: str) -> Any:
     row = store.get_service(conn, account_sid, sid)
     if row is None:
         raise NotFound(f"The requested Service {sid} was not found")
@@ -50,7 +50,7 @@ def _write(conn: Connection, action: Any) -> None:
 
 def create_service(
     conn: Connection, clock: Clock, *, account_sid: str, unique_name: str, **settings: Any
-) -> Row[Any]:
+) -> Any:
     now = clock.now_ms()
     values: dict[str, Any] = {
         "sid": sids.new_sid(sids.SERVICE),
@@ -72,7 +72,7 @@ def create_service(
 
 def update_service(
     conn: Connection, clock: Clock, *, account_sid: str, sid: str, **changes: Any
-) -> Row[Any]:
+) -> Any:
     service = fetch_service(conn, account_sid=account_sid, sid=sid)
     values: dict[str, Any] = {}
     for name in SETTABLE:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
+from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.services.tables import services
 from maskline.sids import SERVICE, is_sid
@@ -20,20 +21,20 @@ _BY_NAME = select(services).where(
 )
 
 
-def get_service(conn: Connection, account_sid: str, key: str) -> Row[Any] | None:
+def get_service(conn: Connection, account_sid: str, key: str) -> Any:
     """A service of the account by SID or, failing that, by unique name."""
     if is_sid(key, SERVICE):
-        row = conn.execute(_BY_SID, {"sid": key, "account_sid": account_sid}).first()
+        row = fast.first(conn, _BY_SID, {"sid": key, "account_sid": account_sid})
         if row is not None:
             return row
-    return conn.execute(_BY_NAME, {"name": key, "account_sid": account_sid}).first()
+    return fast.first(conn, _BY_NAME, {"name": key, "account_sid": account_sid})
 
 
 _BY_SID_ONLY = select(services).where(services.c.sid == bindparam("sid"))
 
 
 def get_service_by_sid(conn: Connection, sid: str) -> Row[Any] | None:
-    return conn.execute(_BY_SID_ONLY, {"sid": sid}).first()
+    return fast.first(conn, _BY_SID_ONLY, {"sid": sid})
 
 
 def insert_service(conn: Connection, values: dict[str, Any]) -> None:
@@ -48,8 +49,10 @@ def delete_service(conn: Connection, sid: str) -> None:
     conn.execute(delete(services).where(services.c.sid == sid))
 
 
+_OF_ACCOUNT = select(services).where(services.c.account_sid == bindparam("account_sid"))
+
+
 def list_services(
     conn: Connection, account_sid: str, request: PageRequest
 ) -> tuple[list[Row[Any]], bool]:
-    stmt = select(services).where(services.c.account_sid == account_sid)
-    return fetch_page(conn, stmt, services.c.id, request)
+    return fetch_page(conn, _OF_ACCOUNT, services.c.id, request, {"account_sid": account_sid})

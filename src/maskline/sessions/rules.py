@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from maskline import sids
@@ -45,9 +45,7 @@ def expires_at(
     return None
 
 
-def fetch_session(
-    conn: Connection, *, service_sid: str, sid: str, for_update: bool = False
-) -> Row[Any]:
+def fetch_session(conn: Connection, *, service_sid: str, sid: str, for_update: bool = False) -> Any:
     row = store.get_session(conn, service_sid, sid, for_update=for_update)
     if row is None:
         raise NotFound(f"The requested Session {sid} was not found")
@@ -99,7 +97,7 @@ def create_session(
     ttl: int | None,
     date_expiry: int | None,
     participants: list[dict[str, str]],
-) -> Row[Any]:
+) -> Any:
     now = clock.now_ms()
     if status not in (None, "open", "in-progress"):
         raise StatusChangeNotSupported("A session starts open or in-progress")
@@ -126,18 +124,14 @@ def create_session(
             date_expiry=date_expiry, ttl=ttl, ttl_base=now, last_interaction=None
         ),
     }
-    try:
-        with conn.begin_nested():
-            store.insert_session(conn, values)
-    except IntegrityError as error:
-        if violated_constraint(error) == "uq_sessions_service_sid_unique_name":
-            raise SessionUniqueNameTaken() from error
-        raise
-    session = fetch_session(conn, service_sid=service.sid, sid=values["sid"])
+    session = store.insert_session(conn, values)
+    if session is None:
+        raise SessionUniqueNameTaken()
     # All or nothing: a participant that fails raises, and the request's transaction rolls the
     # session back with it.
+    present: list[Any] = []
     for item in participants:
-        participant_rules.add_participant(
+        added = participant_rules.add_participant(
             conn,
             clock,
             account_sid=account_sid,
@@ -147,7 +141,9 @@ def create_session(
             friendly_name=item.get("FriendlyName"),
             proxy_identifier=item.get("ProxyIdentifier"),
             proxy_identifier_sid=item.get("ProxyIdentifierSid"),
+            present=present,
         )
+        present.append(added)
     return session
 
 
@@ -160,7 +156,7 @@ def update_session(
     ttl: int | None,
     date_expiry: int | None,
     status: str | None,
-) -> Row[Any]:
+) -> Any:
     session = fetch_session(conn, service_sid=service.sid, sid=sid, for_update=True)
     now = clock.now_ms()
     reopening = status == "in-progress" and session.status not in ACTIVE

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
+from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.services.tables import services
 from maskline.sessions.tables import sessions
@@ -24,6 +25,9 @@ _BY_NAME_LOCKED = _BY_NAME.with_for_update()
 _BY_SID_ONLY = select(sessions).where(sessions.c.sid == bindparam("sid"))
 _BY_SID_ONLY_LOCKED = _BY_SID_ONLY.with_for_update()
 _INSERT = insert(sessions)
+_INSERT_UNLESS_TAKEN = fast.InsertUnlessTaken(sessions)
+# A session row made from the values just inserted, read like the rows queries return.
+SessionRow = fast.row_type(sessions)
 # SET comes from the parameters' keys; the session's SID travels under another name.
 _UPDATE = update(sessions).where(sessions.c.sid == bindparam("where_sid"))
 _IN_ACCOUNT = (
@@ -46,9 +50,9 @@ def get_session(
     by_name = _BY_NAME_LOCKED if for_update else _BY_NAME
     stmt = (_BY_SID_LOCKED if for_update else _BY_SID) if by_sid else by_name
     values = {"service_sid": service_sid, "sid" if by_sid else "name": key}
-    row = conn.execute(stmt, values).first()
+    row = fast.first(conn, stmt, values)
     if row is None and by_sid:
-        row = conn.execute(by_name, {"service_sid": service_sid, "name": key}).first()
+        row = fast.first(conn, by_name, {"service_sid": service_sid, "name": key})
     return row
 
 
@@ -58,12 +62,12 @@ def get_session_in_account(
     """The session by SID, in the account's service by SID: both lookups in one query."""
     stmt = _IN_ACCOUNT_LOCKED if for_update else _IN_ACCOUNT
     values = {"sid": sid, "service_sid": service_sid, "account_sid": account_sid}
-    return conn.execute(stmt, values).first()
+    return fast.first(conn, stmt, values)
 
 
 def get_session_by_sid(conn: Connection, sid: str, *, for_update: bool = False) -> Row[Any] | None:
     stmt = _BY_SID_ONLY_LOCKED if for_update else _BY_SID_ONLY
-    return conn.execute(stmt, {"sid": sid}).first()
+    return fast.first(conn, stmt, {"sid": sid})
 
 
 def due_sessions(conn: Connection, now: int, limit: int) -> list[Row[Any]]:
@@ -81,20 +85,26 @@ def due_sessions(conn: Connection, now: int, limit: int) -> list[Row[Any]]:
     return list(conn.execute(stmt))
 
 
-def insert_session(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(_INSERT, values)
+def insert_session(conn: Connection, values: dict[str, Any]) -> Any | None:
+    """Insert a session; its row, or None when its unique name is taken in its service."""
+    new_id = _INSERT_UNLESS_TAKEN.run(conn, values)
+    if new_id is None:
+        return None
+    return SessionRow(id=new_id, **values)
 
 
 def update_session(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    conn.execute(_UPDATE, {**values, "where_sid": sid})
+    fast.write(conn, _UPDATE, {**values, "where_sid": sid})
 
 
 def delete_session(conn: Connection, sid: str) -> None:
     conn.execute(delete(sessions).where(sessions.c.sid == sid))
 
 
+_OF_SERVICE = select(sessions).where(sessions.c.service_sid == bindparam("service_sid"))
+
+
 def list_sessions(
     conn: Connection, service_sid: str, request: PageRequest
 ) -> tuple[list[Row[Any]], bool]:
-    stmt = select(sessions).where(sessions.c.service_sid == service_sid)
-    return fetch_page(conn, stmt, sessions.c.id, request)
+    return fetch_page(conn, _OF_SERVICE, sessions.c.id, request, {"service_sid": service_sid})

@@ -1,0 +1,178 @@
+"""Running the hot paths' statements straight on the driver.
+
+SQLAlchemy Core builds every query in Maskline, and compiles each one once. Running a compiled
+statement through a Connection still costs tens of microseconds of machinery (an execution
+context, events, a result wrapper) per statement: more than SQLite takes to answer it. The
+requests the benchmark measures run several statements each, so their statements go through
+here instead: compiled once per dialect, then handed to the driver's cursor with the
+parameters in the driver's own style, on the same connection and in the same transaction.
+
+Rows come back as named tuples with the statement's column names, read like SQLAlchemy rows
+(`row.sid`). Booleans stay as SQLite stores them (0 or 1), which reads the same in Python.
+A driver error is raised as SQLAlchemy's own exception, so callers catch one kind either way.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Params = Mapping[str, Any]
+
+
+class _Plan:
+    """One statement compiled for one dialect, with what it takes to run it on the driver."""
+
+    __slots__ = ("defaults", "names", "row", "sql")
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
+        assert isinstance(compiled, SQLCompiler)
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("statements with expanding parameters run through SQLAlchemy")
+        self.sql: str = compiled.string
+        # Values the statement itself carries (`LIMIT 1`, `kind = 'phone-number'`).
+        self.defaults: dict[str, Any] = {
+            name: value
+            for name, value in (compiled.construct_params(_check=False) or {}).items()
+            if value is not None
+        }
+        # qmark drivers (sqlite3) take a tuple in this order; pyformat ones (psycopg) a dict.
+        self.names: tuple[str, ...] | None = (
+            tuple(compiled.positiontup or ()) if compiled.positional else None
+        )
+        self.row: type[tuple[Any, ...]] | None = None
+
+    def arguments(self, params: Params) -> Any:
+        merged = {**self.defaults, **params} if self.defaults else params
+        if self.names is None:
+            return merged
+        return tuple(merged[name] for name in self.names)
+
+
+_plans: dict[tuple[int, str, tuple[str, ...]], tuple[ClauseElement, _Plan]] = {}
+
+
+def _plan(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
+    key = (id(statement), dialect.name, keys)
+    found = _plans.get(key)
+    if found is not None and found[0] is statement:
+        return found[1]
+    plan = _Plan(statement, dialect, keys)
+    # The statement is kept with its plan, so its id cannot be reused by another object.
+    _plans[key] = (statement, plan)
+    return plan
+
+
+def _run(
+    conn: Connection, statement: ClauseElement, params: Params, keys: tuple[str, ...] = ()
+) -> tuple[_Plan, Any]:
+    plan = _plan(statement, conn.dialect, keys)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(plan.sql, plan.arguments(params))
+    except Exception as error:
+        raise _wrapped(conn, plan, params, error, driver, cursor) from error
+    return plan, cursor
+
+
+def _wrapped(
+    conn: Connection, plan: _Plan, params: Params, error: Exception, driver: Any, cursor: Any
+) -> Exception:
+    dialect = conn.dialect
+    dbapi = dialect.loaded_dbapi
+    if not isinstance(error, dbapi.Error):
+        return error
+    if dialect.is_disconnect(error, driver, cursor):
+        # The connection is gone: the caller's transaction fails, and the next one reconnects.
+        conn.invalidate(error)
+    return DBAPIError.instance(plan.sql, dict(params), error, dbapi.Error, dialect=dialect)
+
+
+def _row_type(plan: _Plan, cursor: Any) -> Any:
+    """The statement's row type, named after its result columns on its first run."""
+    if plan.row is None:
+        names = [column[0] for column in cursor.description]
+        plan.row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    return plan.row
+
+
+def _rows(plan: _Plan, cursor: Any) -> list[Any]:
+    fetched = cursor.fetchall()
+    if not fetched:
+        return []
+    make = _row_type(plan, cursor)._make
+    return [make(values) for values in fetched]
+
+
+def all_rows(conn: Connection, statement: ClauseElement, params: Params) -> list[Any]:
+    """Every row the statement returns."""
+    plan, cursor = _run(conn, statement, params)
+    return _rows(plan, cursor)
+
+
+def first(conn: Connection, statement: ClauseElement, params: Params) -> Any | None:
+    """The first row, or None."""
+    plan, cursor = _run(conn, statement, params)
+    values = cursor.fetchone()
+    if values is None:
+        return None
+    return _row_type(plan, cursor)._make(values)
+
+
+def scalar(conn: Connection, statement: ClauseElement, params: Params) -> Any | None:
+    """The first column of the first row, or None."""
+    cursor = _run(conn, statement, params)[1]
+    values = cursor.fetchone()
+    return None if values is None else values[0]
+
+
+def write(conn: Connection, statement: ClauseElement, params: Params) -> int:
+    """Run an INSERT, UPDATE or DELETE; how many rows it touched."""
+    cursor = _run(conn, statement, params, tuple(params))[1]
+    return int(cursor.rowcount)
+
+
+def insert_returning(conn: Connection, statement: ClauseElement, params: Params) -> Any | None:
+    """Run an INSERT ... RETURNING; the first value returned, or None when nothing was inserted
+    (`ON CONFLICT DO NOTHING` met a conflict)."""
+    cursor = _run(conn, statement, params, tuple(params))[1]
+    values = cursor.fetchone()
+    return None if values is None else values[0]
+
+
+class InsertUnlessTaken:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` on a table, for SQLite and PostgreSQL.
+
+    A row that would break a unique constraint is not inserted and no error is raised, so the
+    transaction stays usable without a savepoint around the insert: `run` returns the new
+    row's id, or None when a constraint refused it (the caller works out which).
+    """
+
+    def __init__(self, table: Table) -> None:
+        self._statements: dict[str, ClauseElement] = {
+            "sqlite": sqlite_insert(table).on_conflict_do_nothing().returning(table.c.id),
+            "postgresql": postgresql_insert(table).on_conflict_do_nothing().returning(table.c.id),
+        }
+
+    def run(self, conn: Connection, values: Params) -> int | None:
+        statement = self._statements[conn.dialect.name]
+        new_id = insert_returning(conn, statement, values)
+        return None if new_id is None else int(new_id)
+
+
+def row_type(table: Table) -> Any:
+    """A named tuple of the table's columns: rows made in Python from values just written,
+    read like the rows queries return."""
+    return namedtuple(f"{table.name}_row", [column.name for column in table.c])
