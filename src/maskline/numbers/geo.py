@@ -31,7 +31,7 @@ def phone_facts(text: str) -> PhoneFacts | None:
         return None
     # What is_valid_number does, with the region kept: finding it is most of the work.
     region = phonenumbers.region_code_for_number(parsed)
-    if not phonenumbers.is_valid_number_for_region(parsed, region):
+    if region is None or not phonenumbers.is_valid_number_for_region(parsed, region):
         return None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if e164 != text:
