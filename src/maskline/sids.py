@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 ACCOUNT = "AC"
 API_KEY = "SK"
@@ -20,7 +21,13 @@ _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}\Z")
 
 
 def new_sid(prefix: str) -> str:
-    return prefix + os.urandom(16).hex()
+    """The prefix, the time in milliseconds (12 hex digits), then 80 random bits (20).
+
+    Starting with the time keeps new SIDs together at the end of every index on a SID column,
+    so an insert dirties the same few pages as the one before it instead of a random page per
+    index; the random part keeps them unguessable and distinct.
+    """
+    return f"{prefix}{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def is_sid(value: str, prefix: str) -> bool:

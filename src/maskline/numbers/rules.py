@@ -136,7 +136,7 @@ def adopt_phone_number(
     sms: bool,
     mms: bool,
     fax: bool,
-) -> Row[Any]:
+) -> Any:
     """Record a number the carrier says the account owns, under the carrier's own SID.
 
     A number already recorded takes the carrier's latest name and capabilities.

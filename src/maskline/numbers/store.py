@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
+from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.numbers.tables import numbers
 from maskline.web.paging import PageRequest
@@ -18,8 +19,8 @@ _IN_USE_DELTA = (
 )
 
 
-def get_number(conn: Connection, sid: str) -> Row[Any] | None:
-    return conn.execute(_BY_SID, {"sid": sid}).first()
+def get_number(conn: Connection, sid: str) -> Any | None:
+    return fast.first(conn, _BY_SID, {"sid": sid})
 
 
 def get_number_by_value(conn: Connection, kind: str, value: str) -> Row[Any] | None:
@@ -70,7 +71,7 @@ def release_service_numbers(conn: Connection, service_sid: str) -> None:
 
 
 def change_in_use(conn: Connection, number_sid: str, delta: int) -> None:
-    conn.execute(_IN_USE_DELTA, {"number_sid": number_sid, "delta": delta})
+    fast.write(conn, _IN_USE_DELTA, {"number_sid": number_sid, "delta": delta})
 
 
 def use_pool_number(conn: Connection, number_sid: str, service_sid: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from maskline import sids
 from maskline.clock import Clock
@@ -51,7 +51,7 @@ def _explicit_number(
     service_sid: str,
     proxy_identifier: str | None,
     proxy_identifier_sid: str | None,
-) -> Row[Any]:
+) -> Any:
     row = None
     if proxy_identifier_sid:
         row = numbers_store.get_number(conn, proxy_identifier_sid)

@@ -28,7 +28,7 @@ def _owned_number(
     sid: str | None,
     phone_number: str | None,
     provision: bool,
-) -> Row[Any]:
+) -> Any:
     if sid is not None:
         row = store.get_number(conn, sid)
         if row is None or row.account_sid != account_sid or row.kind != PHONE_NUMBER:
