@@ -36,7 +36,6 @@ def resource_status_changed(
             if row.type == "voice" and duration is not None:
                 values["data"] = voice_data(duration)
         store.update_interaction(conn, row.sid, values)
-        updated = store.get_interaction_by_sid(conn, row.sid)
         service = get_service_by_sid(conn, row.service_sid)
-        if updated is not None and service is not None:
-            enqueue_interaction(conn, now=now, service=service, interaction=updated)
+        if service is not None:
+            enqueue_interaction(conn, now=now, service=service, interaction=row._replace(**values))

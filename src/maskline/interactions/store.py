@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
+from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.interactions.tables import interactions
 from maskline.web.paging import PageRequest
@@ -34,15 +35,15 @@ def get_interaction(conn: Connection, session_sid: str, sid: str) -> Row[Any] | 
 
 def get_message_interaction(conn: Connection, participant_sid: str, sid: str) -> Row[Any] | None:
     values = {"sid": sid, "participant_sid": participant_sid}
-    return conn.execute(_MESSAGE_INTERACTION, values).first()
+    return fast.first(conn, _MESSAGE_INTERACTION, values)
 
 
 def insert_interaction(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(_INSERT, values)
+    fast.write(conn, _INSERT, values)
 
 
 def update_interaction(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    conn.execute(_UPDATE, {**values, "where_sid": sid})
+    fast.write(conn, _UPDATE, {**values, "where_sid": sid})
 
 
 def delete_interaction(conn: Connection, sid: str) -> None:
@@ -70,10 +71,10 @@ def list_message_interactions(
     return fetch_page(conn, _OF_PARTICIPANT, interactions.c.id, request, values)
 
 
-def interactions_with_resource(conn: Connection, resource_sid: str) -> list[Row[Any]]:
+def interactions_with_resource(conn: Connection, resource_sid: str) -> list[Any]:
     """Interactions whose inbound or outbound leg is this carrier message or call."""
-    return list(conn.execute(_WITH_RESOURCE, {"resource_sid": resource_sid}))
+    return fast.all_rows(conn, _WITH_RESOURCE, {"resource_sid": resource_sid})
 
 
-def get_interaction_by_sid(conn: Connection, sid: str) -> Row[Any] | None:
-    return conn.execute(_BY_SID, {"sid": sid}).first()
+def get_interaction_by_sid(conn: Connection, sid: str) -> Any | None:
+    return fast.first(conn, _BY_SID, {"sid": sid})

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 
+from maskline.db import fast
 from maskline.jobs.tables import jobs
 
 _INSERT = insert(jobs)
@@ -23,7 +24,7 @@ def schedule(
         "attempts": 0,
         "date_created": now,
     }
-    conn.execute(_INSERT, values)
+    fast.write(conn, _INSERT, values)
 
 
 def claim_due(
@@ -55,7 +56,7 @@ _FINISH = delete(jobs).where(jobs.c.id == bindparam("job_id"))
 
 
 def finish(conn: Connection, job_id: int) -> None:
-    conn.execute(_FINISH, {"job_id": job_id})
+    fast.write(conn, _FINISH, {"job_id": job_id})
 
 
 def reschedule(conn: Connection, job_id: int, *, due_at: int, payload: dict[str, Any]) -> None:

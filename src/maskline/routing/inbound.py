@@ -8,7 +8,8 @@ database lock is held while a user's server answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -101,6 +102,8 @@ class InSession:
     session_sid: str
     interaction_sid: str
     recipient: Any
+    # The session as resolve() read (and locked) it, for a forward in the same transaction.
+    session: Any = None
 
 
 @dataclass(frozen=True)
@@ -203,13 +206,36 @@ def resolve(conn: Connection, clock: Clock, inbound: Inbound) -> InSession | Out
         },
     )
     return InSession(
-        service=service, session_sid=session.sid, interaction_sid=sid, recipient=recipient
+        service=service,
+        session_sid=session.sid,
+        interaction_sid=sid,
+        recipient=recipient,
+        session=session,
     )
 
 
-async def route(runtime: Runtime, client: httpx.AsyncClient, inbound: Inbound) -> Outcome:
+async def route(
+    runtime: Runtime,
+    client: httpx.AsyncClient,
+    inbound: Inbound,
+    record: Callable[[Connection], None] | None = None,
+) -> Outcome:
+    """Route inbound traffic. `record` writes the carrier's record of it, in the same
+    transaction as the routing.
+
+    Without an intercept callback to wait for, the traffic is resolved and sent on in one
+    transaction; otherwise the callback is made between two.
+    """
+    outcome = None
     with runtime.transaction() as conn:
+        if record is not None:
+            record(conn)
         found = resolve(conn, runtime.clock, inbound)
+        if isinstance(found, InSession) and not found.service.intercept_callback_url:
+            outcome = send_on(conn, runtime, inbound, found)
+    if outcome is not None:
+        runtime.wake()
+        return outcome
     if isinstance(found, InSession):
         return await forward(runtime, client, inbound, found)
     if isinstance(found, OutOfSession):
@@ -222,7 +248,7 @@ async def route(runtime: Runtime, client: httpx.AsyncClient, inbound: Inbound) -
 async def forward(
     runtime: Runtime, client: httpx.AsyncClient, inbound: Inbound, found: InSession
 ) -> Outcome:
-    clock = runtime.clock
+    """Through the intercept callback, then on: the session is read again after the wait."""
     if found.service.intercept_callback_url:
         with runtime.transaction(writes=False) as conn:
             row = interactions_store.get_interaction_by_sid(conn, found.interaction_sid)
@@ -238,52 +264,62 @@ async def forward(
             return Outcome(
                 "blocked", interaction_sid=found.interaction_sid, session_sid=found.session_sid
             )
-    carrier = runtime.carrier
     with runtime.transaction() as conn:
-        recipient = found.recipient
-        if inbound.kind == "message":
-            sent = carrier.send_message(
-                conn,
-                clock,
-                account_sid=inbound.account_sid,
-                from_number=recipient.proxy_identifier,
-                to_number=recipient.identifier,
-                body=inbound.body,
-                media_urls=inbound.media_urls,
-                base_url=inbound.base_url,
-                interaction_sid=found.interaction_sid,
-            )
-        else:
-            sent = carrier.place_call(
-                conn,
-                clock,
-                account_sid=inbound.account_sid,
-                from_number=recipient.proxy_identifier,
-                to_number=recipient.identifier,
-                parent_sid=inbound.resource_sid,
-                base_url=inbound.base_url,
-                answer=inbound.answer,
-                duration=inbound.duration,
-            )
-        now = clock.now_ms()
-        interactions_store.update_interaction(
+        outcome = send_on(conn, runtime, inbound, replace(found, session=None))
+    runtime.wake()
+    return outcome
+
+
+def send_on(conn: Connection, runtime: Runtime, inbound: Inbound, found: InSession) -> Outcome:
+    """The outbound leg to the other participant, and the interaction's record of it."""
+    clock = runtime.clock
+    carrier = runtime.carrier
+    recipient = found.recipient
+    if inbound.kind == "message":
+        sent = carrier.send_message(
             conn,
-            found.interaction_sid,
-            {
-                "outbound_resource_sid": sent.sid or None,
-                "outbound_resource_status": sent.status,
-                "outbound_resource_type": "Message" if inbound.kind == "message" else "Call",
-                "outbound_resource_url": sent.url or None,
-                "date_updated": now,
-            },
+            clock,
+            account_sid=inbound.account_sid,
+            from_number=recipient.proxy_identifier,
+            to_number=recipient.identifier,
+            body=inbound.body,
+            media_urls=inbound.media_urls,
+            base_url=inbound.base_url,
+            interaction_sid=found.interaction_sid,
         )
+    else:
+        sent = carrier.place_call(
+            conn,
+            clock,
+            account_sid=inbound.account_sid,
+            from_number=recipient.proxy_identifier,
+            to_number=recipient.identifier,
+            parent_sid=inbound.resource_sid,
+            base_url=inbound.base_url,
+            answer=inbound.answer,
+            duration=inbound.duration,
+        )
+    now = clock.now_ms()
+    interactions_store.update_interaction(
+        conn,
+        found.interaction_sid,
+        {
+            "outbound_resource_sid": sent.sid or None,
+            "outbound_resource_status": sent.status,
+            "outbound_resource_type": "Message" if inbound.kind == "message" else "Call",
+            "outbound_resource_url": sent.url or None,
+            "date_updated": now,
+        },
+    )
+    session = found.session
+    if session is None:
         session = sessions_store.get_session_by_sid(conn, found.session_sid, for_update=True)
-        if session is not None:
-            record_interaction(conn, session=session, now=now)
+    if session is not None:
+        record_interaction(conn, session=session, now=now)
+    if found.service.callback_url:
         row = interactions_store.get_interaction_by_sid(conn, found.interaction_sid)
         if row is not None:
             enqueue_interaction(conn, now=now, service=found.service, interaction=row)
-    runtime.wake()
     return Outcome(
         "forwarded",
         interaction_sid=found.interaction_sid,

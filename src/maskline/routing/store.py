@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
 
+from maskline.db import fast
 from maskline.numbers.tables import PHONE_NUMBER, SHORT_CODE, numbers
 from maskline.participants.tables import IS_ACTIVE, participants
 
@@ -44,12 +45,12 @@ def number_called(conn: Connection, account_sid: str, to: str) -> Row[Any] | Non
             numbers.c.account_sid == account_sid,
         )
         return conn.execute(stmt.limit(1)).first()
-    return conn.execute(_PHONE_NUMBER, {"to": to, "account_sid": account_sid}).first()
+    return fast.first(conn, _PHONE_NUMBER, {"to": to, "account_sid": account_sid})
 
 
 def active_participant(conn: Connection, identifier: str, number_sid: str) -> Row[Any] | None:
     """The sender's participant in its one active session on this number (the pair index)."""
-    return conn.execute(_ACTIVE, {"identifier": identifier, "number_sid": number_sid}).first()
+    return fast.first(conn, _ACTIVE, {"identifier": identifier, "number_sid": number_sid})
 
 
 def last_participant(conn: Connection, identifier: str, number_sid: str) -> Row[Any] | None:
@@ -67,4 +68,4 @@ def last_participant(conn: Connection, identifier: str, number_sid: str) -> Row[
 
 
 def other_participant(conn: Connection, session_sid: str, sid: str) -> Row[Any] | None:
-    return conn.execute(_OTHER, {"session_sid": session_sid, "sid": sid}).first()
+    return fast.first(conn, _OTHER, {"session_sid": session_sid, "sid": sid})

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from maskline import sids
 from maskline.carriers.base import Sent
 from maskline.clock import Clock
+from maskline.db import fast
 from maskline.interactions.rules import resource_status_changed
 from maskline.jobs.store import schedule
 from maskline.sandbox.tables import carrier_calls, carrier_messages
@@ -52,8 +53,9 @@ class SandboxCarrier:
         media_urls: list[str],
         direction: str,
         status: str,
+        sid: str | None = None,
     ) -> str:
-        sid = sids.new_sid(sids.MESSAGE)
+        sid = sid or sids.new_sid(sids.MESSAGE)
         now = clock.now_ms()
         values = {
             "sid": sid,
@@ -67,8 +69,7 @@ class SandboxCarrier:
             "date_created": now,
             "date_updated": now,
         }
-        # The statement without values() is built once and cached; values() per call is not.
-        conn.execute(_INSERT_MESSAGE, values)
+        fast.write(conn, _INSERT_MESSAGE, values)
         return sid
 
     def send_message(
@@ -204,7 +205,7 @@ _MESSAGE_STATUS = (
 def apply_message_status(conn: Connection, clock: Clock, payload: dict[str, Any]) -> None:
     sid, status = payload["sid"], payload["status"]
     values = {"where_sid": sid, "status": status, "date_updated": clock.now_ms()}
-    conn.execute(_MESSAGE_STATUS, values)
+    fast.write(conn, _MESSAGE_STATUS, values)
     resource_status_changed(conn, clock, resource_sid=sid, status=status)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
+from maskline import sids
 from maskline.clock import iso
 from maskline.errors import InvalidParameter, NotFound
 from maskline.numbers.geo import phone_facts
@@ -48,8 +51,11 @@ async def send_sandbox_message(req: Request) -> Response:
     if not body and not media:
         raise InvalidParameter("Body", "Body or MediaUrl is required")
     runtime = req.runtime
-    with runtime.transaction() as conn:
-        sid = _carrier(req).record_message(
+    carrier = _carrier(req)
+    sid = sids.new_sid(sids.MESSAGE)
+
+    def record(conn: Connection) -> None:
+        carrier.record_message(
             conn,
             runtime.clock,
             account_sid=req.account_sid,
@@ -59,7 +65,9 @@ async def send_sandbox_message(req: Request) -> Response:
             media_urls=media,
             direction="inbound",
             status="received",
+            sid=sid,
         )
+
     inbound = Inbound(
         kind="message",
         account_sid=req.account_sid,
@@ -71,7 +79,7 @@ async def send_sandbox_message(req: Request) -> Response:
         body=body,
         media_urls=media,
     )
-    outcome = await route(runtime, runtime.http(), inbound)
+    outcome = await route(runtime, runtime.http(), inbound, record=record)
     runtime.wake()
     with runtime.transaction(writes=False) as conn:
         row = store.get_message(conn, req.account_sid, sid)

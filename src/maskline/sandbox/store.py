@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
 
+from maskline.db import fast
 from maskline.sandbox.tables import carrier_calls, carrier_messages
 
 _MESSAGE = select(carrier_messages).where(
@@ -14,8 +15,8 @@ _MESSAGE = select(carrier_messages).where(
 )
 
 
-def get_message(conn: Connection, account_sid: str, sid: str) -> Row[Any] | None:
-    return conn.execute(_MESSAGE, {"sid": sid, "account_sid": account_sid}).first()
+def get_message(conn: Connection, account_sid: str, sid: str) -> Any | None:
+    return fast.first(conn, _MESSAGE, {"sid": sid, "account_sid": account_sid})
 
 
 def messages_received(
