@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from maskline.db.transactions import in_request, pending_batch
 from maskline.errors import (
     ApiError,
     BodyTooLarge,
@@ -90,13 +92,26 @@ class App:
                 return
 
     async def _handle(self, scope: Scope, receive: Receive) -> Response:
+        if self.runtime.transactions.batching:
+            # Each request runs in a task of its own, with its own copy of these.
+            in_request.set(True)
+            pending_batch.set(None)
         try:
-            return await self._dispatch(scope, receive)
+            response = await self._dispatch(scope, receive)
         except ApiError as error:
-            return error_response(error)
+            response = error_response(error)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            return error_response(InternalError())
+            response = error_response(InternalError())
+        batch = pending_batch.get()
+        if batch is not None:
+            # No answer before the commit that holds this request's changes.
+            try:
+                await asyncio.shield(batch.committed)
+            except Exception:
+                log.exception("the commit of %s %s failed", scope.get("method"), scope.get("path"))
+                return error_response(InternalError())
+        return response
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> Response:
         path: str = scope["path"]

@@ -1,0 +1,216 @@
+"""Transactions on held connections, and group commit for the requests of a SQLite server.
+
+Each thread keeps one connection. Requests and the in-process worker run one transaction at a
+time on the event loop's thread, and checking a connection out of the pool for each would cost
+more than a small query. The held connection stays inside one SQLAlchemy transaction for its
+whole life; each of our transactions is begun and ended on the driver itself, because the
+round of events and objects SQLAlchemy spends on BEGIN and COMMIT costs more than a small
+request's query. Savepoints (`begin_nested`) work as usual inside.
+
+Group commit (SQLite servers). A SQLite commit writes every page the transaction changed to
+the write-ahead log, and consecutive requests change many of the same pages (the ends of the
+tables and of their indexes). So while a server is busy, the requests handled in one turn of
+the event loop share one transaction: each runs inside a savepoint of it (its failure rolls
+back its own changes alone), the transaction commits at the end of that turn, and no request
+answers before the commit that holds its changes: a response never reports what a crash
+could take back. A transaction begun outside a request (the worker's) commits any open batch
+first and runs alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+log = logging.getLogger("maskline.db")
+
+# Set for the task of each request a batching server handles.
+in_request: ContextVar[bool] = ContextVar("maskline_in_request", default=False)
+# The batch whose commit the current request waits for before it answers.
+pending_batch: ContextVar[Batch | None] = ContextVar("maskline_pending_batch", default=None)
+
+# A batch commits early once this many transactions joined it.
+MAX_BATCH = 64
+
+
+class Batch:
+    """One shared transaction: its requests wait on `committed`."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.committed: asyncio.Future[None] = loop.create_future()
+        self.size = 0
+
+
+class Transactions:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._held = threading.local()
+        # Group commit: switched on by a SQLite server once its event loop runs.
+        self.batching = False
+        self._batch: Batch | None = None
+
+    def release(self) -> None:
+        """Commit any open batch and close the calling thread's held connection."""
+        self.flush()
+        held: _Held | None = getattr(self._held, "conn", None)
+        self._held.conn = None
+        if held is not None:
+            held.close()
+
+    def _connection(self) -> _Held:
+        held: _Held | None = getattr(self._held, "conn", None)
+        if held is None or not held.usable():
+            if held is not None:
+                self.release()
+            held = _Held(self.engine)
+            self._held.conn = held
+        return held
+
+    @contextmanager
+    def transaction(self, writes: bool = True) -> Iterator[Connection]:
+        """One transaction, committed when the block ends and rolled back if it raises."""
+        if self.batching and in_request.get():
+            if writes or self._batch is not None:
+                with self._in_batch() as conn:
+                    yield conn
+                return
+        else:
+            self.flush()
+        held = self._connection()
+        if held.busy:
+            # A transaction inside another on this thread: it gets a connection of its own.
+            with self.engine.connect() as other:
+                other.info["writes"] = writes
+                with other.begin():
+                    yield other
+            return
+        held.busy = True
+        driver = held.driver
+        try:
+            if held.sqlite:
+                driver.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+            yield held.conn
+        except BaseException:
+            held.busy = False
+            self._rollback(held)
+            raise
+        held.busy = False
+        try:
+            driver.commit()
+        except Exception:
+            # The outcome is unknown to us: give the connection up rather than reuse it.
+            self.release()
+            raise
+
+    def _rollback(self, held: _Held) -> None:
+        try:
+            if held.usable():
+                held.driver.rollback()
+        except Exception:
+            log.exception("rollback failed; the connection is dropped")
+            self.release()
+
+    @contextmanager
+    def _in_batch(self) -> Iterator[Connection]:
+        """Join the open batch (or open one), inside a savepoint of its own."""
+        held = self._connection()
+        if held.busy:
+            raise RuntimeError("a request's transaction inside another of its own")
+        driver = held.driver
+        batch = self._batch
+        if batch is None:
+            driver.execute("BEGIN IMMEDIATE")
+            loop = asyncio.get_running_loop()
+            batch = self._batch = Batch(loop)
+            # Everything already ready to run in this turn of the loop joins; then it commits.
+            loop.call_soon(self.flush)
+        pending_batch.set(batch)
+        held.busy = True
+        driver.execute("SAVEPOINT request")
+        try:
+            yield held.conn
+        except BaseException:
+            held.busy = False
+            try:
+                driver.execute("ROLLBACK TO request")
+                driver.execute("RELEASE request")
+            except Exception as exc:
+                self._fail(batch, exc)
+            raise
+        held.busy = False
+        try:
+            driver.execute("RELEASE request")
+        except Exception as exc:
+            self._fail(batch, exc)
+            raise
+        batch.size += 1
+        if batch.size >= MAX_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the open batch, if any, and let its requests answer."""
+        batch = self._batch
+        if batch is None:
+            return
+        self._batch = None
+        held: _Held | None = getattr(self._held, "conn", None)
+        try:
+            if held is None or not held.usable():
+                raise RuntimeError("the connection of a batch was lost before its commit")
+            held.driver.commit()
+        except Exception as exc:
+            self._fail(batch, exc)
+            return
+        if not batch.committed.done():
+            batch.committed.set_result(None)
+
+    def _fail(self, batch: Batch, exc: Exception) -> None:
+        """The batch cannot commit: its requests fail, and the connection is given up."""
+        log.error("a batch of %d transactions failed to commit: %s", batch.size, exc)
+        if self._batch is batch:
+            self._batch = None
+        if not batch.committed.done():
+            batch.committed.set_exception(exc)
+            # Waiters see it; a batch nobody waits for must not warn at garbage collection.
+            batch.committed.exception()
+        held: _Held | None = getattr(self._held, "conn", None)
+        self._held.conn = None
+        if held is not None:
+            try:
+                held.close()
+            except Exception:
+                log.exception("closing a failed batch's connection")
+
+
+class _Held:
+    """A connection kept by one thread, in a SQLAlchemy transaction that never ends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.conn = engine.connect()
+        # SQLite's BEGIN is ours to issue from now on (db/engine.py skips its own).
+        self.conn.info["driver_transactions"] = True
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.root = self.conn.begin()
+        self.driver: Any = self.conn.connection.driver_connection
+        self.busy = False
+
+    def usable(self) -> bool:
+        conn = self.conn
+        return not (conn.closed or conn.invalidated) and self.root.is_active
+
+    def close(self) -> None:
+        # The flag lives with the pooled driver connection: the pool's next user needs it gone.
+        self.conn.info.pop("driver_transactions", None)
+        try:
+            if self.sqlite and self.driver is not None and self.driver.in_transaction:
+                self.driver.rollback()
+            self.root.rollback()
+        finally:
+            self.conn.close()
