@@ -15,7 +15,8 @@ A driver error is raised as SQLAlchemy's own exception, so callers catch one kin
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -32,7 +33,7 @@ Params = Mapping[str, Any]
 class _Plan:
     """One statement compiled for one dialect, with what it takes to run it on the driver."""
 
-    __slots__ = ("defaults", "names", "row", "sql")
+    __slots__ = ("defaults", "pick", "row", "sql")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
@@ -47,16 +48,17 @@ class _Plan:
             if value is not None
         }
         # qmark drivers (sqlite3) take a tuple in this order; pyformat ones (psycopg) a dict.
-        self.names: tuple[str, ...] | None = (
-            tuple(compiled.positiontup or ()) if compiled.positional else None
-        )
+        names = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.pick: Callable[[Params], Any] | None = None
+        if names is not None:
+            pick = itemgetter(*names) if names else (lambda _params: ())
+            # itemgetter of one name gives the value itself, not a tuple of one.
+            self.pick = (lambda params: (pick(params),)) if len(names) == 1 else pick
         self.row: type[tuple[Any, ...]] | None = None
 
     def arguments(self, params: Params) -> Any:
         merged = {**self.defaults, **params} if self.defaults else params
-        if self.names is None:
-            return merged
-        return tuple(merged[name] for name in self.names)
+        return merged if self.pick is None else self.pick(merged)
 
 
 _plans: dict[tuple[int, str, tuple[str, ...]], tuple[ClauseElement, _Plan]] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from maskline.errors import (
     AllNumbersInUse,
@@ -41,7 +41,7 @@ def choose_number(
     identifier: Identifier,
     mode: str,
     exclude: set[str],
-) -> Row[Any]:
+) -> Any:
     voice, sms = needs(mode)
     facts = identifier.facts
     calling_code = facts.calling_code if facts is not None else None
@@ -59,11 +59,9 @@ def choose_number(
     }
     behaviour = service.number_selection_behavior
     if behaviour == "prefer-sticky":
-        last = store.last_number_of(conn, service.sid, identifier.value)
-        if last is not None and last not in exclude:
-            row = store.find_candidate(conn, **query, only=last)
-            if row is not None:
-                return row
+        row = store.find_candidate(conn, **query, prefer_last=True)
+        if row is not None:
+            return row
     elif behaviour == "avoid-sticky":
         row = store.find_candidate(conn, **query, never_had=True)
         if row is not None:

@@ -12,8 +12,10 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal,
     select,
     true,
+    union_all,
     update,
 )
 
@@ -103,23 +105,6 @@ def pool_short_code(conn: Connection, service_sid: str, digits: str) -> Row[Any]
     return conn.execute(stmt).first()
 
 
-_LAST_NUMBER = (
-    select(participants.c.proxy_number_sid)
-    .where(
-        participants.c.service_sid == bindparam("service_sid"),
-        participants.c.identifier == bindparam("identifier"),
-    )
-    .order_by(participants.c.id.desc())
-    .limit(1)
-)
-
-
-def last_number_of(conn: Connection, service_sid: str, identifier: str) -> str | None:
-    """The proxy number this identifier had most recently in the service (for stickiness)."""
-    value = fast.scalar(conn, _LAST_NUMBER, {"service_sid": service_sid, "identifier": identifier})
-    return str(value) if value is not None else None
-
-
 def find_candidate(
     conn: Connection,
     *,
@@ -130,13 +115,14 @@ def find_candidate(
     voice: bool,
     sms: bool,
     exclude: set[str],
-    only: str | None = None,
     never_had: bool = False,
-) -> Row[Any] | None:
+    prefer_last: bool = False,
+) -> Any | None:
     """The least used unreserved number that fits and that `identifier` does not use now.
 
     Walks the pool index in `in_use` order and stops at the first fit, so its cost does not
-    grow with the number of sessions.
+    grow with the number of sessions. With `prefer_last`, the number the identifier had most
+    recently in the service comes first when it fits (prefer-sticky), in the same statement.
     """
     stmt = _candidate_query(
         calling_code is not None,
@@ -144,8 +130,8 @@ def find_candidate(
         voice,
         sms,
         bool(exclude),
-        only is not None,
         never_had,
+        prefer_last,
     )
     values: dict[str, Any] = {"service_sid": service_sid, "identifier": identifier}
     if calling_code is not None:
@@ -154,8 +140,6 @@ def find_candidate(
         values["area_code"] = area_code
     if exclude:
         values["exclude"] = sorted(exclude)
-    if only is not None:
-        values["only"] = only
     if exclude:
         # A retry after losing a number to a concurrent request: the list varies, so
         # SQLAlchemy expands it.
@@ -172,11 +156,11 @@ def _candidate_query(
     voice: bool,
     sms: bool,
     exclude: bool,
-    only: bool,
     never_had: bool,
+    prefer_last: bool,
 ) -> Select[Any]:
     """find_candidate's statement for one combination of filters, built once."""
-    key = (calling_code, area_code, voice, sms, exclude, only, never_had)
+    key = (calling_code, area_code, voice, sms, exclude, never_had, prefer_last)
     stmt = _CANDIDATE_QUERIES.get(key)
     if stmt is not None:
         return stmt
@@ -200,8 +184,6 @@ def _candidate_query(
         conditions.append(numbers.c.sms == true())
     if exclude:
         conditions.append(numbers.c.sid.not_in(bindparam("exclude", expanding=True)))
-    if only:
-        conditions.append(numbers.c.sid == bindparam("only"))
     if never_had:
         conditions.append(
             ~exists().where(
@@ -210,9 +192,28 @@ def _candidate_query(
                 participants.c.proxy_number_sid == numbers.c.sid,
             )
         )
-    stmt = (
+    best = (
         select(numbers).where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id).limit(1)
     )
+    stmt = best
+    if prefer_last:
+        # The last number first if it fits, else the best: two index lookups, one statement.
+        last = (
+            select(participants.c.proxy_number_sid)
+            .where(
+                participants.c.service_sid == bindparam("service_sid"),
+                participants.c.identifier == bindparam("identifier"),
+            )
+            .order_by(participants.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        sticky = select(numbers, literal(0).label("pick")).where(
+            and_(*conditions), numbers.c.sid == last
+        )
+        ranked = select(*best.subquery().c, literal(1).label("pick"))
+        both = union_all(sticky, ranked).subquery()
+        stmt = select(*(both.c[c.name] for c in numbers.c)).order_by(both.c.pick).limit(1)
     _CANDIDATE_QUERIES[key] = stmt
     return stmt
 
