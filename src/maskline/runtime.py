@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from contextlib import AbstractContextManager
 
@@ -16,8 +17,12 @@ from maskline.db.checkpoint import Checkpointer
 from maskline.db.engine import create_db_engine, sqlite_path
 from maskline.db.transactions import Transactions
 from maskline.settings import Settings
+from maskline.wakeups import take_due
 
 log = logging.getLogger("maskline")
+
+# Due times the runtime remembers for the worker's sleep; beyond this it falls back to polling.
+MAX_DUE_TIMES = 10_000
 
 
 class Runtime:
@@ -38,6 +43,8 @@ class Runtime:
             carrier = make_carrier(settings)
         self.carrier = carrier
         self._wake: asyncio.Event | None = None
+        # Times (clock ms) when work noted by requests falls due: a heap, for the worker's sleep.
+        self._due: list[int] = []
         self._http: httpx.AsyncClient | None = None
         self.transactions = Transactions(self.engine)
         self._checkpointer: Checkpointer | None = None
@@ -49,10 +56,32 @@ class Runtime:
             self._checkpointer = Checkpointer(path)
             self._checkpointer.start()
 
-    def wake(self) -> None:
-        """Tell the in-process worker that new work may be due (it also polls)."""
-        if self._wake is not None:
+    def wake(self, due_at_ms: int | None = None) -> None:
+        """Tell the in-process worker that work is due now, or at `due_at_ms` (it also polls)."""
+        if self._wake is None:
+            return
+        if due_at_ms is None or due_at_ms <= self.clock.now_ms():
             self._wake.set()
+        elif len(self._due) < MAX_DUE_TIMES:
+            heapq.heappush(self._due, due_at_ms)
+
+    def wake_for(self, conn: Connection) -> None:
+        """Wake the worker for the work this connection's transaction noted (wakeups.py)."""
+        due = take_due(conn)
+        if due is not None:
+            self.wake(due)
+
+    def seconds_to_next_due(self, since_ms: int, limit_s: float) -> float:
+        """How long the worker may sleep: until the next noted due time, at most `limit_s`.
+
+        Times up to `since_ms` (when its last round began) were covered by that round.
+        """
+        due = self._due
+        while due and due[0] <= since_ms:
+            heapq.heappop(due)
+        if not due:
+            return limit_s
+        return max(0.0, min(limit_s, (due[0] - self.clock.now_ms()) / 1000))
 
     def wake_event(self) -> asyncio.Event:
         if self._wake is None:

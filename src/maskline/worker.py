@@ -143,6 +143,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     log.info("worker started")
     while not stop.is_set():
         started = loop.time()
+        round_ms = runtime.clock.now_ms()
         try:
             busy = await tick(runtime)
         except Exception:
@@ -150,8 +151,10 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
             busy = 0
         if not busy:
             wake.clear()
+            # Until woken, the next due time requests noted, or the poll interval.
+            timeout = runtime.seconds_to_next_due(round_ms, poll)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=poll)
+                await asyncio.wait_for(wake.wait(), timeout=timeout)
         rest = gap - (loop.time() - started)
         if rest > 0:
             await asyncio.sleep(rest)

@@ -8,11 +8,13 @@ from sqlalchemy import Connection, Row, insert, or_, select, update
 
 from maskline.callbacks.tables import PENDING, callback_attempts, callbacks
 from maskline.db.paging import fetch_page
+from maskline.wakeups import note_due
 from maskline.web.paging import PageRequest
 
 
 def insert_callback(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(callbacks).values(**values))
+    note_due(conn, values["due_at"])
 
 
 def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Row[Any]]:

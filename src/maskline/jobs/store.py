@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, 
 
 from maskline.db import fast
 from maskline.jobs.tables import jobs
+from maskline.wakeups import note_due
 
 _INSERT = insert(jobs)
 
@@ -25,6 +26,7 @@ def schedule(
         "date_created": now,
     }
     fast.write(conn, _INSERT, values)
+    note_due(conn, due_at)
 
 
 def claim_due(

@@ -233,8 +233,8 @@ async def route(
         found = resolve(conn, runtime.clock, inbound)
         if isinstance(found, InSession) and not found.service.intercept_callback_url:
             outcome = send_on(conn, runtime, inbound, found)
+        runtime.wake_for(conn)
     if outcome is not None:
-        runtime.wake()
         return outcome
     if isinstance(found, InSession):
         return await forward(runtime, client, inbound, found)
@@ -266,7 +266,7 @@ async def forward(
             )
     with runtime.transaction() as conn:
         outcome = send_on(conn, runtime, inbound, replace(found, session=None))
-    runtime.wake()
+        runtime.wake_for(conn)
     return outcome
 
 

@@ -80,7 +80,6 @@ async def send_sandbox_message(req: Request) -> Response:
         media_urls=media,
     )
     outcome = await route(runtime, runtime.http(), inbound, record=record)
-    runtime.wake()
     with runtime.transaction(writes=False) as conn:
         row = store.get_message(conn, req.account_sid, sid)
     return json_response({**render_message(row, req.base_url), "routing": outcome.as_dict()}, 201)

@@ -166,9 +166,9 @@ class App:
                     raise Unauthorized()
                 request.account_sid = account_sid
             result = route.handler(request)
-        if route.writes:
-            # The outbox may hold new work now that the transaction committed.
-            runtime.wake()
+            if route.writes:
+                # Wake the worker for any callback or job the request made.
+                runtime.wake_for(conn)
         return result  # type: ignore[return-value]
 
     def _authenticate(self, request: Request, auth_header: str | None) -> None:
