@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +193,47 @@ def test_state_survives_a_kill(servers: list[Server], database_url: str) -> None
         assert wait_delivered(http, paths["message"])["outbound_resource_status"] == "delivered"
         assert http.get(paths["handset"]).json()["messages"][0]["status"] == "delivered"
         check_rules_still_hold(http, paths, after)
+
+
+def test_every_answered_write_survives_a_kill_under_concurrent_load(
+    servers: list[Server], database_url: str
+) -> None:
+    # Concurrent writes share commits on SQLite (group commit); none may be answered before the
+    # commit that holds it, so a kill straight after the last answer loses nothing answered.
+    first = start(servers, database_url, worker=False)
+    with first.http() as http:
+        service = http.post("/v1/Services", data={"UniqueName": unique("burst")})
+        assert service.status_code == 201, service.text
+        sessions_path = f"/v1/Services/{service.json()['sid']}/Sessions"
+        for _ in range(4):
+            added = http.post(
+                f"/v1/Services/{service.json()['sid']}/PhoneNumbers",
+                data={"PhoneNumber": next_number()},
+            )
+            assert added.status_code == 201, added.text
+
+    def create(i: int) -> tuple[int, str]:
+        with first.http() as http:
+            answer = http.post(
+                sessions_path,
+                data={
+                    "UniqueName": f"burst-{i}",
+                    "Participants": participants_json(next_number("415"), next_number("628")),
+                },
+            )
+            return answer.status_code, answer.text
+
+    with ThreadPoolExecutor(max_workers=16) as threads:
+        answers = list(threads.map(create, range(120)))
+    first.stop(signal.SIGKILL)
+    assert all(status == 201 for status, _ in answers), answers
+    answered = {json.loads(text)["sid"] for _, text in answers}
+    assert len(answered) == 120
+
+    second = start(servers, database_url, worker=False)
+    with second.http() as http:
+        listed = http.get(sessions_path, params={"PageSize": 1000}).json()["sessions"]
+        assert {s["sid"] for s in listed} == answered
+        for session in listed:
+            participants = http.get(local(session["links"]["participants"])).json()
+            assert len(participants["participants"]) == 2
