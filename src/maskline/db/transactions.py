@@ -59,10 +59,16 @@ class Transactions:
     def release(self) -> None:
         """Commit any open batch and close the calling thread's held connection."""
         self.flush()
+        self._drop_held()
+
+    def _drop_held(self) -> None:
         held: _Held | None = getattr(self._held, "conn", None)
         self._held.conn = None
         if held is not None:
-            held.close()
+            try:
+                held.close()
+            except Exception:
+                log.exception("closing a held connection failed")
 
     def _connection(self) -> _Held:
         held: _Held | None = getattr(self._held, "conn", None)
@@ -180,13 +186,7 @@ class Transactions:
             batch.committed.set_exception(exc)
             # Waiters see it; a batch nobody waits for must not warn at garbage collection.
             batch.committed.exception()
-        held: _Held | None = getattr(self._held, "conn", None)
-        self._held.conn = None
-        if held is not None:
-            try:
-                held.close()
-            except Exception:
-                log.exception("closing a failed batch's connection")
+        self._drop_held()
 
 
 class _Held:

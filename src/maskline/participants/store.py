@@ -139,10 +139,9 @@ def find_candidate(
     if area_code is not None:
         values["area_code"] = area_code
     if exclude:
-        values["exclude"] = sorted(exclude)
-    if exclude:
         # A retry after losing a number to a concurrent request: the list varies, so
         # SQLAlchemy expands it.
+        values["exclude"] = sorted(exclude)
         return conn.execute(stmt, values).first()
     return fast.first(conn, stmt, values)
 
