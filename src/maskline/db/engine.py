@@ -86,6 +86,12 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA busy_timeout=10000")
         # Serving processes checkpoint on a thread of their own (db/checkpoint.py).
         cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
+        # Savepoints keep the pages they change in a statement journal, a temporary file once
+        # it passes 64 KiB. A batch of requests (each in its own savepoint, db/transactions.py)
+        # passes that at once, and every page it touched became two write system calls. In
+        # memory, it is a copy. Maskline's queries walk indexes in pages of at most 1,000 rows,
+        # so the sorts and temporary tables this also moves to memory stay small.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")

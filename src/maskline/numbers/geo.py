@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+from phonenumbers import PhoneMetadata, PhoneNumber
 
 NANP = 1
+# Lengths a national significant number can have (ITU-T E.164 allows 15 digits in all).
+_NSN_MIN = 2
+_NSN_MAX = 17
 
 
 @dataclass(frozen=True)
@@ -18,32 +23,86 @@ class PhoneFacts:
     area_code: str | None
 
 
-# Parsing costs tens of microseconds and traffic repeats the same numbers (proxy numbers,
-# participants): remember the latest answers. The facts are immutable.
+# Traffic repeats the same numbers (proxy numbers, participants): remember the latest answers.
+# The facts are immutable.
 @lru_cache(maxsize=16_384)
 def phone_facts(text: str) -> PhoneFacts | None:
     """Facts of a valid E.164 number (`+` and digits), or None when it is not one."""
     if not text.startswith("+") or not text[1:].isdigit() or len(text) > 16:
         return None
-    try:
-        parsed = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
+    number = _from_e164(text[1:])
+    if number is None:
         return None
-    # What is_valid_number does, with the region kept: finding it is most of the work.
-    region = phonenumbers.region_code_for_number(parsed)
-    if region is None or not phonenumbers.is_valid_number_for_region(parsed, region):
+    region = _valid_region(number)
+    if region is None:
         return None
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if e164 != text:
-        return None
-    national = phonenumbers.national_significant_number(parsed)
-    area = national[:3] if parsed.country_code == NANP else None
+    national = phonenumbers.national_significant_number(number)
     return PhoneFacts(
-        e164=e164,
+        e164=text,
         iso_country=region,
-        calling_code=int(parsed.country_code or 0),
-        area_code=area,
+        calling_code=int(number.country_code or 0),
+        area_code=national[:3] if number.country_code == NANP else None,
     )
+
+
+def _from_e164(digits: str) -> PhoneNumber | None:
+    """The number that E.164 digits spell, or None when no country calling code starts them.
+
+    `phonenumbers.parse` accepts every way people write numbers, and that generality costs
+    most of a validation. An E.164 string has one reading: a calling code of one to three
+    digits (no code is the prefix of another), then the national significant number, whose
+    leading zeros (Italy's fixed lines, for one) are kept as such.
+    """
+    if digits.startswith("0"):
+        return None
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if not _NSN_MIN <= len(national) <= _NSN_MAX:
+        return None
+    number = PhoneNumber(country_code=code, national_number=int(national))
+    zeros = len(national) - len(national.lstrip("0"))
+    if zeros and len(national) > 1:
+        number.italian_leading_zero = True
+        # An all-zero number keeps its last digit as the number itself.
+        zeros = min(zeros, len(national) - 1)
+        if zeros > 1:
+            number.number_of_leading_zeros = zeros
+    return number
+
+
+def _valid_region(number: PhoneNumber) -> str | None:
+    """The region whose numbering plan the number belongs to, if it is valid there.
+
+    Where several regions share a calling code (NANP's +1), the region is the first whose
+    leading digits match, or else the first where the number is valid; validity is then
+    checked in that region alone. This is what `region_code_for_number` followed by
+    `is_valid_number_for_region` decides, without checking the number's type twice.
+    """
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
+    if len(regions) == 1:
+        region = regions[0]
+        return region if phonenumbers.is_valid_number_for_region(number, region) else None
+    national = phonenumbers.national_significant_number(number)
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region(region, None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if _leading_digits(metadata.leading_digits).match(national):
+                return region if phonenumbers.is_valid_number_for_region(number, region) else None
+        elif phonenumbers.is_valid_number_for_region(number, region):
+            return region
+    return None
+
+
+@lru_cache(maxsize=256)
+def _leading_digits(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def calling_code_for_country(iso_country: str) -> int | None:
