@@ -60,13 +60,17 @@ def _run_jobs(
 ) -> int:
     now = runtime.clock.now_ms()
     rows = jobs_store.claim_due(conn, now, JOB_LEASE_MS, JOB_BATCH, handlers.keys())
-    for row in rows:
-        if not isolated:
+    if not isolated:
+        for row in rows:
             _run_job(conn, runtime, handlers, row)
-            continue
+        # Every job of the batch is done, in the batch's transaction: one statement ends them.
+        jobs_store.finish_all(conn, [row.id for row in rows])
+        return len(rows)
+    for row in rows:
         try:
             with conn.begin_nested():
                 _run_job(conn, runtime, handlers, row)
+                jobs_store.finish(conn, row.id)
         except Exception:
             log.exception("job %s (%s) failed", row.id, row.kind)
     return len(rows)
@@ -80,7 +84,6 @@ def _run_job(
         log.error("no handler for job %s (%s); dropped", row.id, row.kind)
     else:
         handler(conn, runtime.clock, orjson.loads(row.payload))
-    jobs_store.finish(conn, row.id)
 
 
 def expire_sessions(runtime: Runtime) -> int:

@@ -110,13 +110,16 @@ def enqueue(
     )
 
 
-def enqueue_interaction(conn: Connection, *, now: int, service: Any, interaction: Any) -> None:
-    if service.callback_url:
+def enqueue_interaction(
+    conn: Connection, *, now: int, callback_url: str | None, interaction: Any
+) -> None:
+    """Call the service's callback_url (when it has one) with the interaction as it is now."""
+    if callback_url:
         enqueue(
             conn,
             now=now,
             kind="interaction",
-            url=service.callback_url,
+            url=callback_url,
             params=interaction_params(interaction),
             account_sid=interaction.account_sid,
             service_sid=interaction.service_sid,

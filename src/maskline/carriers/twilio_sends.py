@@ -105,7 +105,9 @@ def _fail(
         if row is not None:
             service = get_service_by_sid(conn, row.service_sid)
             if service is not None:
-                enqueue_interaction(conn, now=now, service=service, interaction=row)
+                enqueue_interaction(
+                    conn, now=now, callback_url=service.callback_url, interaction=row
+                )
         jobs_store.finish(conn, job.id)
     runtime.wake()
 

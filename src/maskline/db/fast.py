@@ -15,7 +15,7 @@ A driver error is raised as SQLAlchemy's own exception, so callers catch one kin
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -143,6 +143,21 @@ def write(conn: Connection, statement: ClauseElement, params: Params) -> int:
     """Run an INSERT, UPDATE or DELETE; how many rows it touched."""
     cursor = _run(conn, statement, params, tuple(params))[1]
     return int(cursor.rowcount)
+
+
+def write_many(conn: Connection, statement: ClauseElement, rows: Sequence[Params]) -> None:
+    """Run an INSERT, UPDATE or DELETE once per parameter set, in one driver call; the sets
+    all have the first one's keys."""
+    if not rows:
+        return
+    plan = _plan(statement, conn.dialect, tuple(rows[0]))
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(plan.sql, [plan.arguments(params) for params in rows])
+    except Exception as error:
+        raise _wrapped(conn, plan, rows[0], error, driver, cursor) from error
 
 
 def insert_returning(conn: Connection, statement: ClauseElement, params: Params) -> Any | None:

@@ -10,7 +10,6 @@ from sqlalchemy import Connection
 from maskline.callbacks.rules import enqueue_interaction
 from maskline.clock import Clock
 from maskline.interactions import store
-from maskline.services.store import get_service_by_sid
 
 
 def voice_data(duration: int | None) -> str:
@@ -28,6 +27,7 @@ def resource_status_changed(
     """A carrier message or call changed status: update the legs that carry it, call back."""
     now = clock.now_ms()
     for row in store.interactions_with_resource(conn, resource_sid):
+        callback_url = row.service_callback_url
         values: dict[str, Any] = {"date_updated": now}
         if row.inbound_resource_sid == resource_sid:
             values["inbound_resource_status"] = status
@@ -36,6 +36,6 @@ def resource_status_changed(
             if row.type == "voice" and duration is not None:
                 values["data"] = voice_data(duration)
         store.update_interaction(conn, row.sid, values)
-        service = get_service_by_sid(conn, row.service_sid)
-        if service is not None:
-            enqueue_interaction(conn, now=now, service=service, interaction=row._replace(**values))
+        enqueue_interaction(
+            conn, now=now, callback_url=callback_url, interaction=row._replace(**values)
+        )

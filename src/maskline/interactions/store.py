@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.interactions.tables import interactions
+from maskline.services.tables import services
 from maskline.web.paging import PageRequest
 
 # Hot statements, built once with bound parameters.
@@ -17,9 +18,14 @@ _MESSAGE_INTERACTION = select(interactions).where(
     interactions.c.participant_sid == bindparam("participant_sid"),
 )
 _BY_SID = select(interactions).where(interactions.c.sid == bindparam("sid"))
-_WITH_RESOURCE = select(interactions).where(
-    (interactions.c.inbound_resource_sid == bindparam("resource_sid"))
-    | (interactions.c.outbound_resource_sid == bindparam("resource_sid"))
+# With the service's callback_url, which a status change calls.
+_WITH_RESOURCE = (
+    select(interactions, services.c.callback_url.label("service_callback_url"))
+    .outerjoin(services, services.c.sid == interactions.c.service_sid)
+    .where(
+        (interactions.c.inbound_resource_sid == bindparam("resource_sid"))
+        | (interactions.c.outbound_resource_sid == bindparam("resource_sid"))
+    )
 )
 _INSERT = insert(interactions)
 # SET comes from the parameters' keys; the interaction's SID travels under another name.
@@ -72,7 +78,8 @@ def list_message_interactions(
 
 
 def interactions_with_resource(conn: Connection, resource_sid: str) -> list[Any]:
-    """Interactions whose inbound or outbound leg is this carrier message or call."""
+    """Interactions whose inbound or outbound leg is this carrier message or call, each with
+    its service's callback_url (`service_callback_url`, None once the service is gone)."""
     return fast.all_rows(conn, _WITH_RESOURCE, {"resource_sid": resource_sid})
 
 

@@ -18,15 +18,26 @@ _INSERT = insert(jobs)
 def schedule(
     conn: Connection, *, kind: str, payload: dict[str, Any], due_at: int, now: int
 ) -> None:
-    values = {
-        "kind": kind,
-        "payload": orjson.dumps(payload).decode(),
-        "due_at": due_at,
-        "attempts": 0,
-        "date_created": now,
-    }
-    fast.write(conn, _INSERT, values)
-    note_due(conn, due_at)
+    schedule_all(conn, kind=kind, steps=[(due_at, payload)], now=now)
+
+
+def schedule_all(
+    conn: Connection, *, kind: str, steps: list[tuple[int, dict[str, Any]]], now: int
+) -> None:
+    """Schedule jobs of one kind: (due_at, payload) each, in one statement."""
+    rows = [
+        {
+            "kind": kind,
+            "payload": orjson.dumps(payload).decode(),
+            "due_at": due_at,
+            "attempts": 0,
+            "date_created": now,
+        }
+        for due_at, payload in steps
+    ]
+    fast.write_many(conn, _INSERT, rows)
+    for due_at, _ in steps:
+        note_due(conn, due_at)
 
 
 def claim_due(
@@ -59,6 +70,11 @@ _FINISH = delete(jobs).where(jobs.c.id == bindparam("job_id"))
 
 def finish(conn: Connection, job_id: int) -> None:
     fast.write(conn, _FINISH, {"job_id": job_id})
+
+
+def finish_all(conn: Connection, job_ids: list[int]) -> None:
+    if job_ids:
+        conn.execute(delete(jobs).where(jobs.c.id.in_(job_ids)))
 
 
 def reschedule(conn: Connection, job_id: int, *, due_at: int, payload: dict[str, Any]) -> None:

@@ -79,5 +79,5 @@ def create_message_interaction(
     assert row is not None
     service = get_service_by_sid(conn, session.service_sid)
     if service is not None:
-        enqueue_interaction(conn, now=now, service=service, interaction=row)
+        enqueue_interaction(conn, now=now, callback_url=service.callback_url, interaction=row)
     return row

@@ -319,7 +319,9 @@ def send_on(conn: Connection, runtime: Runtime, inbound: Inbound, found: InSessi
     if found.service.callback_url:
         row = interactions_store.get_interaction_by_sid(conn, found.interaction_sid)
         if row is not None:
-            enqueue_interaction(conn, now=now, service=found.service, interaction=row)
+            enqueue_interaction(
+                conn, now=now, callback_url=found.service.callback_url, interaction=row
+            )
     return Outcome(
         "forwarded",
         interaction_sid=found.interaction_sid,

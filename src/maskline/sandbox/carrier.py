@@ -6,7 +6,7 @@ clock, through scheduled jobs the worker runs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -16,7 +16,7 @@ from maskline.carriers.base import Sent
 from maskline.clock import Clock
 from maskline.db import fast
 from maskline.interactions.rules import resource_status_changed
-from maskline.jobs.store import schedule
+from maskline.jobs.store import schedule_all
 from maskline.sandbox.tables import carrier_calls, carrier_messages
 
 MESSAGE_STATUS = "sandbox.message_status"
@@ -33,6 +33,21 @@ def call_url(base_url: str, sid: str) -> str:
 
 
 _INSERT_MESSAGE = insert(carrier_messages)
+
+
+class RecordedMessage(NamedTuple):
+    """A message as it was just written, read like a `carrier_messages` row."""
+
+    sid: str
+    account_sid: str
+    from_number: str
+    to_number: str
+    body: str | None
+    media_urls: str
+    direction: str
+    status: str
+    date_created: int
+    date_updated: int
 
 
 class SandboxCarrier:
@@ -54,23 +69,22 @@ class SandboxCarrier:
         direction: str,
         status: str,
         sid: str | None = None,
-    ) -> str:
-        sid = sid or sids.new_sid(sids.MESSAGE)
+    ) -> RecordedMessage:
         now = clock.now_ms()
-        values = {
-            "sid": sid,
-            "account_sid": account_sid,
-            "from_number": from_number,
-            "to_number": to_number,
-            "body": body,
-            "media_urls": orjson.dumps(media_urls).decode(),
-            "direction": direction,
-            "status": status,
-            "date_created": now,
-            "date_updated": now,
-        }
-        fast.write(conn, _INSERT_MESSAGE, values)
-        return sid
+        message = RecordedMessage(
+            sid=sid or sids.new_sid(sids.MESSAGE),
+            account_sid=account_sid,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            media_urls=orjson.dumps(media_urls).decode(),
+            direction=direction,
+            status=status,
+            date_created=now,
+            date_updated=now,
+        )
+        fast.write(conn, _INSERT_MESSAGE, message._asdict())
+        return message
 
     def send_message(
         self,
@@ -95,16 +109,13 @@ class SandboxCarrier:
             media_urls=media_urls,
             direction="outbound",
             status="queued",
-        )
+        ).sid
         now = clock.now_ms()
-        for step, status in enumerate(("sent", "delivered"), start=1):
-            schedule(
-                conn,
-                kind=MESSAGE_STATUS,
-                payload={"sid": sid, "status": status},
-                due_at=now + step * self.step_ms,
-                now=now,
-            )
+        steps = [
+            (now + step * self.step_ms, {"sid": sid, "status": status})
+            for step, status in enumerate(("sent", "delivered"), start=1)
+        ]
+        schedule_all(conn, kind=MESSAGE_STATUS, steps=steps, now=now)
         return Sent(sid=sid, status="queued", url=message_url(base_url, sid))
 
     def record_call(
@@ -184,14 +195,11 @@ class SandboxCarrier:
         if parent_sid is not None:
             last_delay, _, _, last_duration = plan[-1]
             plan.append((last_delay, parent_sid, "completed", last_duration or 0))
-        for delay, leg, status, seconds in plan:
-            schedule(
-                conn,
-                kind=CALL_STATUS,
-                payload={"sid": leg, "status": status, "duration": seconds},
-                due_at=now + delay,
-                now=now,
-            )
+        steps = [
+            (now + delay, {"sid": leg, "status": status, "duration": seconds})
+            for delay, leg, status, seconds in plan
+        ]
+        schedule_all(conn, kind=CALL_STATUS, steps=steps, now=now)
         return Sent(sid=sid, status="initiated", url=call_url(base_url, sid))
 
 

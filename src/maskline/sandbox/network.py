@@ -13,7 +13,13 @@ from maskline.numbers.geo import phone_facts
 from maskline.routing.inbound import Inbound, route
 from maskline.sandbox import store
 from maskline.sandbox.calls import end_inbound_call
-from maskline.sandbox.carrier import ANSWERS, SandboxCarrier, call_url, message_url
+from maskline.sandbox.carrier import (
+    ANSWERS,
+    RecordedMessage,
+    SandboxCarrier,
+    call_url,
+    message_url,
+)
 from maskline.sandbox.clock import advance
 from maskline.sandbox.render import render_call, render_message
 from maskline.sessions.rules import expire_due
@@ -53,20 +59,23 @@ async def send_sandbox_message(req: Request) -> Response:
     runtime = req.runtime
     carrier = _carrier(req)
     sid = sids.new_sid(sids.MESSAGE)
+    recorded: list[RecordedMessage] = []
 
     def record(conn: Connection) -> None:
-        carrier.record_message(
-            conn,
-            runtime.clock,
-            account_sid=req.account_sid,
-            from_number=from_,
-            to_number=to,
-            body=body,
-            media_urls=media,
-            direction="inbound",
-            status="received",
-            sid=sid,
-        )
+        recorded[:] = [
+            carrier.record_message(
+                conn,
+                runtime.clock,
+                account_sid=req.account_sid,
+                from_number=from_,
+                to_number=to,
+                body=body,
+                media_urls=media,
+                direction="inbound",
+                status="received",
+                sid=sid,
+            )
+        ]
 
     inbound = Inbound(
         kind="message",
@@ -80,9 +89,11 @@ async def send_sandbox_message(req: Request) -> Response:
         media_urls=media,
     )
     outcome = await route(runtime, runtime.http(), inbound, record=record)
-    with runtime.transaction(writes=False) as conn:
-        row = store.get_message(conn, req.account_sid, sid)
-    return json_response({**render_message(row, req.base_url), "routing": outcome.as_dict()}, 201)
+    # Routing records the message once, whatever the outcome; it is answered as written.
+    (message,) = recorded
+    return json_response(
+        {**render_message(message, req.base_url), "routing": outcome.as_dict()}, 201
+    )
 
 
 async def place_sandbox_call(req: Request) -> Response:
