@@ -118,7 +118,8 @@ def find_candidate(
     never_had: bool = False,
     prefer_last: bool = False,
 ) -> Any | None:
-    """The least used unreserved number that fits and that `identifier` does not use now.
+    """The least used unreserved number that fits and that `identifier` does not use now: its
+    `sid` and `phone_number`.
 
     Walks the pool index in `in_use` order and stops at the first fit, so its cost does not
     grow with the number of sessions. With `prefer_last`, the number the identifier had most
@@ -147,6 +148,9 @@ def find_candidate(
 
 
 _CANDIDATE_QUERIES: dict[tuple[bool, ...], Select[Any]] = {}
+# What a chosen number is needed for: the participant's row. Reading no more of the number's
+# columns keeps the selection query cheap.
+_CHOSEN = (numbers.c.sid, numbers.c.phone_number)
 
 
 def _candidate_query(
@@ -160,9 +164,9 @@ def _candidate_query(
 ) -> Select[Any]:
     """find_candidate's statement for one combination of filters, built once."""
     key = (calling_code, area_code, voice, sms, exclude, never_had, prefer_last)
-    stmt = _CANDIDATE_QUERIES.get(key)
-    if stmt is not None:
-        return stmt
+    cached = _CANDIDATE_QUERIES.get(key)
+    if cached is not None:
+        return cached
     in_use_by_identifier = exists().where(
         participants.c.identifier == bindparam("identifier"),
         participants.c.proxy_number_sid == numbers.c.sid,
@@ -192,9 +196,9 @@ def _candidate_query(
             )
         )
     best = (
-        select(numbers).where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id).limit(1)
+        select(*_CHOSEN).where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id).limit(1)
     )
-    stmt = best
+    stmt: Select[Any] = best
     if prefer_last:
         # The last number first if it fits, else the best: two index lookups, one statement.
         last = (
@@ -207,12 +211,12 @@ def _candidate_query(
             .limit(1)
             .scalar_subquery()
         )
-        sticky = select(numbers, literal(0).label("pick")).where(
+        sticky = select(*_CHOSEN, literal(0).label("pick")).where(
             and_(*conditions), numbers.c.sid == last
         )
         ranked = select(*best.subquery().c, literal(1).label("pick"))
         both = union_all(sticky, ranked).subquery()
-        stmt = select(*(both.c[c.name] for c in numbers.c)).order_by(both.c.pick).limit(1)
+        stmt = select(both.c.sid, both.c.phone_number).order_by(both.c.pick).limit(1)
     _CANDIDATE_QUERIES[key] = stmt
     return stmt
 
