@@ -122,11 +122,13 @@ def table(results: dict[str, Any]) -> str:
     ]
     throughput = throughput_table(results)
     if throughput:
+        runs = results["ceiling"].get("runs_rps", [results["ceiling"]["rps"]])
         blocks.append(
             f"Requests per second and latency at a fixed concurrency, on a database of "
             f"{settings['throughput_database_sessions']:,} active sessions; "
-            '"of ceiling" is the share of the ceiling\'s requests per second in the same run.\n\n'
-            + throughput
+            '"of ceiling" is the share of the ceiling\'s requests per second: the fastest of '
+            f"its runs in this benchmark ({', '.join(f'{rps:,.0f}' for rps in runs)} req/s), "
+            "measured before the throughput runs and after each engine's.\n\n" + throughput
         )
     scale = scaling_table(results)
     if scale:

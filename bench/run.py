@@ -522,20 +522,9 @@ def main(argv: list[str] | None = None) -> int:
     urls: list[str] = []
     try:
         throughput_parts = [p for p in THROUGHPUT if p in parts]
+        ceilings: list[dict[str, Any]] = []
         if throughput_parts:
-            say("ceiling")
-            ceiling = Ceiling().start()
-            try:
-                results["ceiling"] = wrk.run(
-                    ceiling,
-                    f"http://127.0.0.1:{ceiling.port}/",
-                    headers=[f"Authorization: {basic_auth()}"],
-                    load=load,
-                )
-                results["ceiling"]["server_peak_rss_mb"] = round(ceiling.peak_rss_mb(), 1)
-            finally:
-                ceiling.stop()
-            say(f"  {results['ceiling']['rps']:,.0f} req/s")
+            ceilings.append(measure_ceiling(load))
         for engine_name in engines:
             figures: dict[str, Any] = {}
             results["engines"][engine_name] = figures
@@ -548,9 +537,7 @@ def main(argv: list[str] | None = None) -> int:
                     figures["throughput"] = throughput(stage, throughput_parts, load)
                 finally:
                     stage.dispose()
-                ceiling_rps = results["ceiling"]["rps"]
-                for figure in figures["throughput"]["workloads"].values():
-                    figure["ratio"] = round(figure["rps"] / ceiling_rps, 3)
+                ceilings.append(measure_ceiling(load))
             if "participants" in parts:
                 (url,) = database_urls(engine_name, postgres, 1)
                 urls.append(url)
@@ -560,6 +547,12 @@ def main(argv: list[str] | None = None) -> int:
                     figures["scaling"] = scaling(stage, sizes, args.samples, size_load)
                 finally:
                     stage.dispose()
+        if ceilings:
+            results["ceiling"] = highest_ceiling(ceilings)
+            ceiling_rps = results["ceiling"]["rps"]
+            for figures in results["engines"].values():
+                for figure in figures.get("throughput", {}).get("workloads", {}).values():
+                    figure["ratio"] = round(figure["rps"] / ceiling_rps, 3)
         results["targets"] = evaluate(results)
         noisy = _noise(results)
         if noisy:
@@ -592,6 +585,33 @@ def main(argv: list[str] | None = None) -> int:
     if publish:
         say(f"updated {PERFORMANCE_MD.relative_to(ROOT)}")
     return 0
+
+
+def measure_ceiling(load: wrk.Load) -> dict[str, Any]:
+    """One run of the bare endpoint under the same load as Maskline's parts."""
+    say("ceiling")
+    ceiling = Ceiling().start()
+    try:
+        figure = wrk.run(
+            ceiling,
+            f"http://127.0.0.1:{ceiling.port}/",
+            headers=[f"Authorization: {basic_auth()}"],
+            load=load,
+        )
+        figure["server_peak_rss_mb"] = round(ceiling.peak_rss_mb(), 1)
+    finally:
+        ceiling.stop()
+    say(f"  {figure['rps']:,.0f} req/s")
+    return figure
+
+
+def highest_ceiling(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ceiling is measured before the throughput runs and after each engine's. A shared
+    machine's speed drifts over minutes, and the fastest of these runs is the one the ratios
+    divide by: a slow moment of the ceiling never makes Maskline look closer to it."""
+    best = dict(max(runs, key=lambda run: float(run["rps"])))
+    best["runs_rps"] = [round(float(run["rps"])) for run in runs]
+    return best
 
 
 def _noise(results: dict[str, Any], limit: float = 0.25) -> list[str]:
