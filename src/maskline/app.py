@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 
 from maskline import health, worker
 from maskline.events import api as events
@@ -70,6 +71,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runtime.transactions.batching = runtime.engine.dialect.name == "sqlite"
         if runtime.settings.run_worker:
             tasks.append(asyncio.create_task(worker.run(runtime, stop)))
+        # What is loaded by now (modules, table metadata, compiled statements) lives as long as
+        # the process: the collector's full passes need not walk it again and again.
+        gc.freeze()
 
     async def shutdown() -> None:
         stop.set()

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumber
+from phonenumbers.phonenumberutil import _is_number_matching_desc as _fits
 
 NANP = 1
 # Lengths a national significant number can have (ITU-T E.164 allows 15 digits in all).
@@ -81,23 +82,49 @@ def _valid_region(number: PhoneNumber) -> str | None:
     Where several regions share a calling code (NANP's +1), the region is the first whose
     leading digits match, or else the first where the number is valid; validity is then
     checked in that region alone. This is what `region_code_for_number` followed by
-    `is_valid_number_for_region` decides, without checking the number's type twice.
+    `is_valid_number_for_region` decides, without working out the number's type twice.
     """
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
+    code = number.country_code or 0
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+    national = phonenumbers.national_significant_number(number)
     if len(regions) == 1:
         region = regions[0]
-        return region if phonenumbers.is_valid_number_for_region(number, region) else None
-    national = phonenumbers.national_significant_number(number)
+        return region if _valid_in(national, code, region) else None
     for region in regions:
         metadata = PhoneMetadata.metadata_for_region(region, None)
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
             if _leading_digits(metadata.leading_digits).match(national):
-                return region if phonenumbers.is_valid_number_for_region(number, region) else None
-        elif phonenumbers.is_valid_number_for_region(number, region):
+                return region if _valid_in(national, code, region) else None
+        elif _valid_in(national, code, region):
             return region
     return None
+
+
+# The kinds of number a plan describes, the commonest first. phonenumbers tries them rarest
+# first, because it wants the type; validity only asks whether any of them fits.
+_KINDS = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+
+
+def _valid_in(national: str, code: int, region: str) -> bool:
+    """`is_valid_number_for_region` for a region that `code` belongs to: the number fits the
+    plan's general pattern and the pattern of one kind of number (its type is not UNKNOWN)."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None or not _fits(national, metadata.general_desc):
+        return False
+    return any(_fits(national, getattr(metadata, kind)) for kind in _KINDS)
 
 
 @lru_cache(maxsize=256)
