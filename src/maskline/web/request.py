@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -79,8 +80,6 @@ class FormError(ValueError):
 
 def parse_form(raw: bytes) -> Form:
     """Parse an `application/x-www-form-urlencoded` body, keeping repeated keys as lists."""
-    from urllib.parse import unquote_plus
-
     form: Form = {}
     if not raw:
         return form
