@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bench.client import basic_auth
 from bench.servers import ACCOUNT_SID, AUTH_TOKEN, ROOT
 
 WORKLOADS = (
@@ -60,7 +60,7 @@ def say(message: str) -> None:
 
 
 def _caller(app: Any) -> Call:
-    auth = b"Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode())
+    auth = basic_auth().encode()
 
     async def call(
         method: str, path: str, form: dict[str, Any] | None = None, query: bytes = b""

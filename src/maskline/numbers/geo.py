@@ -88,16 +88,18 @@ def _valid_region(number: PhoneNumber) -> str | None:
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
     national = phonenumbers.national_significant_number(number)
     if len(regions) == 1:
+        # One region, or "001" for a non-geographic code, whose plan is found by the code.
         region = regions[0]
-        return region if _valid_in(national, code, region) else None
+        plan = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        return region if _valid_in(national, plan) else None
     for region in regions:
         metadata = PhoneMetadata.metadata_for_region(region, None)
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
             if _leading_digits(metadata.leading_digits).match(national):
-                return region if _valid_in(national, code, region) else None
-        elif _valid_in(national, code, region):
+                return region if _valid_in(national, metadata) else None
+        elif _valid_in(national, metadata):
             return region
     return None
 
@@ -118,13 +120,13 @@ _KINDS = (
 )
 
 
-def _valid_in(national: str, code: int, region: str) -> bool:
-    """`is_valid_number_for_region` for a region that `code` belongs to: the number fits the
-    plan's general pattern and the pattern of one kind of number (its type is not UNKNOWN)."""
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-    if metadata is None or not _fits(national, metadata.general_desc):
+def _valid_in(national: str, plan: PhoneMetadata | None) -> bool:
+    """`is_valid_number_for_region` on the plan of a region the number's calling code belongs
+    to: the number fits the plan's general pattern and the pattern of one kind of number (its
+    type is not UNKNOWN)."""
+    if plan is None or not _fits(national, plan.general_desc):
         return False
-    return any(_fits(national, getattr(metadata, kind)) for kind in _KINDS)
+    return any(_fits(national, getattr(plan, kind)) for kind in _KINDS)
 
 
 @lru_cache(maxsize=256)
