@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 
 ACCOUNT = "AC"
@@ -20,6 +21,39 @@ CALL = "CA"
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}\Z")
 
 
+# Random bytes are read from the operating system this many at a time: a request makes
+# several SIDs, and one system call for each cost more than the rest of making it.
+_RANDOM_CHUNK = 4000
+
+
+class _RandomBytes(threading.local):
+    """A thread's unread share of bytes from os.urandom; each thread reads its own."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.at = 0
+
+    def take(self, count: int) -> bytes:
+        at = self.at
+        if at + count > len(self.buffer):
+            self.buffer = os.urandom(_RANDOM_CHUNK)
+            at = 0
+        self.at = at + count
+        return self.buffer[at : at + count]
+
+
+_random = _RandomBytes()
+
+
+def _forget_random() -> None:
+    # A forked process must not hand out the bytes its parent hands out too.
+    global _random
+    _random = _RandomBytes()
+
+
+os.register_at_fork(after_in_child=_forget_random)
+
+
 def new_sid(prefix: str) -> str:
     """The prefix, the time in milliseconds (12 hex digits), then 80 random bits (20).
 
@@ -27,7 +61,7 @@ def new_sid(prefix: str) -> str:
     so an insert dirties the same few pages as the one before it instead of a random page per
     index; the random part keeps them unguessable and distinct.
     """
-    return f"{prefix}{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    return f"{prefix}{time.time_ns() // 1_000_000:012x}{_random.take(10).hex()}"
 
 
 def is_sid(value: str, prefix: str) -> bool:
