@@ -12,10 +12,8 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    literal,
     select,
     true,
-    union_all,
     update,
 )
 
@@ -123,30 +121,47 @@ def find_candidate(
 
     Walks the pool index in `in_use` order and stops at the first fit, so its cost does not
     grow with the number of sessions. With `prefer_last`, the number the identifier had most
-    recently in the service comes first when it fits (prefer-sticky), in the same statement.
+    recently in the service comes first when it fits (prefer-sticky).
     """
-    stmt = _candidate_query(
-        calling_code is not None,
-        area_code is not None,
-        voice,
-        sms,
-        bool(exclude),
-        never_had,
-        prefer_last,
-    )
     values: dict[str, Any] = {"service_sid": service_sid, "identifier": identifier}
     if calling_code is not None:
         values["calling_code"] = calling_code
     if area_code is not None:
         values["area_code"] = area_code
     if exclude:
+        values["exclude"] = sorted(exclude)
+    shape = (calling_code is not None, area_code is not None, voice, sms, bool(exclude), never_had)
+    if prefer_last:
+        # Two index lookups in two statements: a new identifier (the usual case) has no last
+        # number, and a statement that tried both at once cost SQLite more than the two.
+        last = fast.scalar(
+            conn, _LAST_NUMBER, {"service_sid": service_sid, "identifier": identifier}
+        )
+        if last is not None:
+            row = _first(conn, _candidate_query(*shape, sticky=True), {**values, "last": last})
+            if row is not None:
+                return row
+    return _first(conn, _candidate_query(*shape, sticky=False), values)
+
+
+def _first(conn: Connection, stmt: Select[Any], values: dict[str, Any]) -> Any | None:
+    if "exclude" in values:
         # A retry after losing a number to a concurrent request: the list varies, so
         # SQLAlchemy expands it.
-        values["exclude"] = sorted(exclude)
         return conn.execute(stmt, values).first()
     return fast.first(conn, stmt, values)
 
 
+# The number the identifier had most recently in the service, active or not.
+_LAST_NUMBER = (
+    select(participants.c.proxy_number_sid)
+    .where(
+        participants.c.service_sid == bindparam("service_sid"),
+        participants.c.identifier == bindparam("identifier"),
+    )
+    .order_by(participants.c.id.desc())
+    .limit(1)
+)
 _CANDIDATE_QUERIES: dict[tuple[bool, ...], Select[Any]] = {}
 # What a chosen number is needed for: the participant's row. Reading no more of the number's
 # columns keeps the selection query cheap.
@@ -160,10 +175,12 @@ def _candidate_query(
     sms: bool,
     exclude: bool,
     never_had: bool,
-    prefer_last: bool,
+    *,
+    sticky: bool,
 ) -> Select[Any]:
-    """find_candidate's statement for one combination of filters, built once."""
-    key = (calling_code, area_code, voice, sms, exclude, never_had, prefer_last)
+    """find_candidate's statement for one combination of filters, built once: the best fit,
+    or (`sticky`) whether the number `last` fits."""
+    key = (calling_code, area_code, voice, sms, exclude, never_had, sticky)
     cached = _CANDIDATE_QUERIES.get(key)
     if cached is not None:
         return cached
@@ -195,28 +212,11 @@ def _candidate_query(
                 participants.c.proxy_number_sid == numbers.c.sid,
             )
         )
-    best = (
-        select(*_CHOSEN).where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id).limit(1)
-    )
-    stmt: Select[Any] = best
-    if prefer_last:
-        # The last number first if it fits, else the best: two index lookups, one statement.
-        last = (
-            select(participants.c.proxy_number_sid)
-            .where(
-                participants.c.service_sid == bindparam("service_sid"),
-                participants.c.identifier == bindparam("identifier"),
-            )
-            .order_by(participants.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        sticky = select(*_CHOSEN, literal(0).label("pick")).where(
-            and_(*conditions), numbers.c.sid == last
-        )
-        ranked = select(*best.subquery().c, literal(1).label("pick"))
-        both = union_all(sticky, ranked).subquery()
-        stmt = select(both.c.sid, both.c.phone_number).order_by(both.c.pick).limit(1)
+    chosen: Select[Any] = select(*_CHOSEN)
+    if sticky:
+        stmt = chosen.where(numbers.c.sid == bindparam("last"), *conditions)
+    else:
+        stmt = chosen.where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id).limit(1)
     _CANDIDATE_QUERIES[key] = stmt
     return stmt
 

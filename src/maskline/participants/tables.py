@@ -59,7 +59,8 @@ participants = Table(
         postgresql_where=text("active"),
     ),
     Index("ix_participants_history", "service_sid", "identifier", "id"),
-    Index("ix_participants_session_order", "session_sid", "id"),
+    # A session's participants are found through uq_participants_session_sid_identifier: there
+    # are a handful at most, so they need no index of their own in `id` order.
 )
 
 # `active` as queries on the pair index must write it. SQLite uses a partial index only when
