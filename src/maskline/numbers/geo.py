@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumber
-from phonenumbers.phonenumberutil import _is_number_matching_desc as _fits
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc
 
 NANP = 1
 # Lengths a national significant number can have (ITU-T E.164 allows 15 digits in all).
@@ -124,9 +123,50 @@ def _valid_in(national: str, plan: PhoneMetadata | None) -> bool:
     """`is_valid_number_for_region` on the plan of a region the number's calling code belongs
     to: the number fits the plan's general pattern and the pattern of one kind of number (its
     type is not UNKNOWN)."""
-    if plan is None or not _fits(national, plan.general_desc):
+    if plan is None:
         return False
-    return any(_fits(national, getattr(plan, kind)) for kind in _KINDS)
+    general, kinds = _plan_checks(plan)
+    if not _fits(national, general):
+        return False
+    return any(_fits(national, kind) for kind in kinds)
+
+
+# A description of numbers, as phonenumbers matches it: the lengths it allows (empty: any) and
+# its pattern, compiled once. None where the plan has no such numbers.
+_Check = tuple[frozenset[int], re.Pattern[str]] | None
+_checks: dict[int, tuple[PhoneMetadata, tuple[_Check, tuple[_Check, ...]]]] = {}
+
+
+def _plan_checks(plan: PhoneMetadata) -> tuple[_Check, tuple[_Check, ...]]:
+    """A plan's general check and its kinds' checks, the commonest kind first.
+
+    phonenumbers looks each pattern up in its cache of compiled expressions on every test;
+    the checks are built once per plan instead. (Plans live as long as the process, and each
+    is kept with its checks, so its id is not reused.)
+    """
+    found = _checks.get(id(plan))
+    if found is not None and found[0] is plan:
+        return found[1]
+    checks = (_check(plan.general_desc), tuple(_check(getattr(plan, kind)) for kind in _KINDS))
+    _checks[id(plan)] = (plan, checks)
+    return checks
+
+
+def _check(desc: PhoneNumberDesc | None) -> _Check:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+def _fits(national: str, check: _Check) -> bool:
+    """phonenumbers' `_is_number_matching_desc`: a length the description allows, and the
+    whole number matches its pattern."""
+    if check is None:
+        return False
+    lengths, pattern = check
+    if lengths and len(national) not in lengths:
+        return False
+    return pattern.fullmatch(national) is not None
 
 
 @lru_cache(maxsize=256)
