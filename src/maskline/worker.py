@@ -59,7 +59,10 @@ def _run_jobs(
     conn: Connection, runtime: Runtime, handlers: Mapping[str, JobHandler], *, isolated: bool
 ) -> int:
     now = runtime.clock.now_ms()
-    rows = jobs_store.claim_due(conn, now, JOB_LEASE_MS, JOB_BATCH, handlers.keys())
+    # Run and finished in this transaction, the jobs of a batch need no lease; a batch run job
+    # by job leases them, so that a job that fails waits for its lease before it runs again.
+    lease = JOB_LEASE_MS if isolated else None
+    rows = jobs_store.claim_due(conn, now, lease, JOB_BATCH, handlers.keys())
     if not isolated:
         for row in rows:
             _run_job(conn, runtime, handlers, row)

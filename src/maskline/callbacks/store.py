@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 
 from maskline.callbacks.tables import PENDING, callback_attempts, callbacks
+from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.wakeups import note_due
 from maskline.web.paging import PageRequest
@@ -17,24 +18,27 @@ def insert_callback(conn: Connection, values: dict[str, Any]) -> None:
     note_due(conn, values["due_at"])
 
 
-def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Row[Any]]:
+# Run by every round of the worker.
+_DUE = (
+    select(callbacks)
+    .where(
+        callbacks.c.status == PENDING,
+        callbacks.c.due_at <= bindparam("now"),
+        or_(callbacks.c.leased_until.is_(None), callbacks.c.leased_until < bindparam("now")),
+    )
+    .order_by(callbacks.c.due_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Any]:
     """Take up to `limit` due callbacks for this worker; others skip them until the lease ends.
 
     PostgreSQL skips rows another worker is claiming at the same moment (SKIP LOCKED); SQLite
     serialises writers, so the same statement is safe there too.
     """
-    stmt = (
-        select(callbacks)
-        .where(
-            callbacks.c.status == PENDING,
-            callbacks.c.due_at <= now,
-            or_(callbacks.c.leased_until.is_(None), callbacks.c.leased_until < now),
-        )
-        .order_by(callbacks.c.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = list(conn.execute(stmt))
+    rows = fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
     if rows:
         conn.execute(
             update(callbacks)

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, insert, or_, select, update
 
 from maskline.db import fast
 from maskline.jobs.tables import jobs
@@ -41,28 +41,49 @@ def schedule_all(
 
 
 def claim_due(
-    conn: Connection, now: int, lease_ms: int, limit: int, kinds: Collection[str]
-) -> list[Row[Any]]:
-    """Take up to `limit` due jobs of these kinds; others skip them until the lease ends."""
-    stmt = (
-        select(jobs)
-        .where(
-            jobs.c.due_at <= now,
-            or_(jobs.c.leased_until.is_(None), jobs.c.leased_until < now),
-            jobs.c.kind.in_(sorted(kinds)),
-        )
-        .order_by(jobs.c.due_at, jobs.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = list(conn.execute(stmt))
-    if rows:
+    conn: Connection,
+    now: int,
+    lease_ms: int | None,
+    limit: int,
+    kinds: Collection[str],
+) -> list[Any]:
+    """Take up to `limit` due jobs of these kinds.
+
+    With `lease_ms`, other workers skip them until the lease ends, even once this transaction
+    has committed: for jobs run after it. Without, only this transaction holds them (SQLite
+    runs one writer at a time; PostgreSQL's row locks make other workers skip them), which is
+    enough when the jobs are run and finished in it: they are gone when it commits, and
+    nothing is left behind when it rolls back.
+    """
+    rows = fast.all_rows(conn, _due_query(tuple(sorted(kinds))), {"now": now, "limit": limit})
+    if rows and lease_ms is not None:
         conn.execute(
             update(jobs)
             .where(jobs.c.id.in_([row.id for row in rows]))
             .values(leased_until=now + lease_ms, attempts=jobs.c.attempts + 1)
         )
     return rows
+
+
+_DUE_QUERIES: dict[tuple[str, ...], Select[Any]] = {}
+
+
+def _due_query(kinds: tuple[str, ...]) -> Select[Any]:
+    """The due jobs of these kinds, oldest first: built once for each set of kinds."""
+    stmt = _DUE_QUERIES.get(kinds)
+    if stmt is None:
+        stmt = _DUE_QUERIES[kinds] = (
+            select(jobs)
+            .where(
+                jobs.c.due_at <= bindparam("now"),
+                or_(jobs.c.leased_until.is_(None), jobs.c.leased_until < bindparam("now")),
+                or_(*(jobs.c.kind == kind for kind in kinds)),
+            )
+            .order_by(jobs.c.due_at, jobs.c.id)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+        )
+    return stmt
 
 
 _FINISH = delete(jobs).where(jobs.c.id == bindparam("job_id"))
@@ -73,8 +94,7 @@ def finish(conn: Connection, job_id: int) -> None:
 
 
 def finish_all(conn: Connection, job_ids: list[int]) -> None:
-    if job_ids:
-        conn.execute(delete(jobs).where(jobs.c.id.in_(job_ids)))
+    fast.write_many(conn, _FINISH, [{"job_id": job_id} for job_id in job_ids])
 
 
 def reschedule(conn: Connection, job_id: int, *, due_at: int, payload: dict[str, Any]) -> None:

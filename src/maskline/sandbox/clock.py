@@ -5,11 +5,15 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, select, update
 
 from maskline.clock import Clock
+from maskline.db import fast
 from maskline.sandbox.tables import sandbox_clock
+
+# Read by every round of the worker.
+_OFFSET = select(sandbox_clock.c.offset_ms).where(sandbox_clock.c.id == 1)
 
 
 def load_offset(conn: Connection) -> int:
-    value = conn.execute(select(sandbox_clock.c.offset_ms).where(sandbox_clock.c.id == 1)).scalar()
+    value = fast.scalar(conn, _OFFSET, {})
     return int(value or 0)
 
 

@@ -70,19 +70,21 @@ def get_session_by_sid(conn: Connection, sid: str, *, for_update: bool = False) 
     return fast.first(conn, stmt, {"sid": sid})
 
 
-def due_sessions(conn: Connection, now: int, limit: int) -> list[Row[Any]]:
+_DUE = (
+    select(sessions)
+    .where(sessions.c.expires_at <= bindparam("now"))
+    .order_by(sessions.c.expires_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+def due_sessions(conn: Connection, now: int, limit: int) -> list[Any]:
     """Active sessions whose deadline has passed, oldest deadline first, locked for closing.
 
     Closed sessions have no deadline, so the index on `expires_at` holds only live ones.
     """
-    stmt = (
-        select(sessions)
-        .where(sessions.c.expires_at <= now)
-        .order_by(sessions.c.expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(conn.execute(stmt))
+    return fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> Any | None:
