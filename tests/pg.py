@@ -79,10 +79,14 @@ class PostgresServer:
         )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr or done.stdout}")
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self.root} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB"
+        options = " ".join(
+            f"-c {setting}"
+            for setting in (
+                "listen_addresses=127.0.0.1",
+                f"port={self.port}",
+                f"unix_socket_directories={self.root}",
+                *self.SETTINGS,
+            )
         )
         done = self._run(
             "pg_ctl",
