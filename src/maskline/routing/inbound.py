@@ -104,6 +104,9 @@ class InSession:
     recipient: Any
     # The session as resolve() read (and locked) it, for a forward in the same transaction.
     session: Any = None
+    # The interaction's row when resolve() left it for send_on to insert whole, outbound leg
+    # included (a forward in the same transaction); None once it is in the table.
+    unsaved: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,14 @@ def _event(conn: Connection, clock: Clock, inbound: Inbound, code: int, **where:
     )
 
 
-def resolve(conn: Connection, clock: Clock, inbound: Inbound) -> InSession | OutOfSession | Outcome:
-    """Find the session this traffic belongs to and open its interaction, or say why not."""
+def resolve(
+    conn: Connection, clock: Clock, inbound: Inbound, *, save: bool = True
+) -> InSession | OutOfSession | Outcome:
+    """Find the session this traffic belongs to and open its interaction, or say why not.
+
+    Without `save`, the interaction is not inserted yet: send_on, in the same transaction,
+    inserts it with its outbound leg in one statement.
+    """
     now = clock.now_ms()
     number = store.number_called(conn, inbound.account_sid, inbound.to)
     if number is None or number.service_sid is None:
@@ -186,31 +195,31 @@ def resolve(conn: Connection, clock: Clock, inbound: Inbound) -> InSession | Out
     else:
         encoded = voice_data(0)
         leg = ("Call", "in-progress")
-    interactions_store.insert_interaction(
-        conn,
-        {
-            "sid": sid,
-            "account_sid": inbound.account_sid,
-            "service_sid": service.sid,
-            "session_sid": session.sid,
-            "type": inbound.kind,
-            "data": encoded,
-            "inbound_participant_sid": sender.sid,
-            "inbound_resource_sid": inbound.resource_sid,
-            "inbound_resource_status": leg[1],
-            "inbound_resource_type": leg[0],
-            "inbound_resource_url": inbound.resource_url,
-            "outbound_participant_sid": recipient.sid,
-            "date_created": now,
-            "date_updated": now,
-        },
-    )
+    values = {
+        "sid": sid,
+        "account_sid": inbound.account_sid,
+        "service_sid": service.sid,
+        "session_sid": session.sid,
+        "type": inbound.kind,
+        "data": encoded,
+        "inbound_participant_sid": sender.sid,
+        "inbound_resource_sid": inbound.resource_sid,
+        "inbound_resource_status": leg[1],
+        "inbound_resource_type": leg[0],
+        "inbound_resource_url": inbound.resource_url,
+        "outbound_participant_sid": recipient.sid,
+        "date_created": now,
+        "date_updated": now,
+    }
+    if save:
+        interactions_store.insert_interaction(conn, values)
     return InSession(
         service=service,
         session_sid=session.sid,
         interaction_sid=sid,
         recipient=recipient,
         session=session,
+        unsaved=None if save else values,
     )
 
 
@@ -230,9 +239,15 @@ async def route(
     with runtime.transaction() as conn:
         if record is not None:
             record(conn)
-        found = resolve(conn, runtime.clock, inbound)
-        if isinstance(found, InSession) and not found.service.intercept_callback_url:
-            outcome = send_on(conn, runtime, inbound, found)
+        found = resolve(conn, runtime.clock, inbound, save=False)
+        if isinstance(found, InSession):
+            if found.service.intercept_callback_url:
+                # The intercept callback reads the interaction: it is saved before the wait.
+                assert found.unsaved is not None
+                interactions_store.insert_interaction(conn, found.unsaved)
+                found = replace(found, unsaved=None)
+            else:
+                outcome = send_on(conn, runtime, inbound, found)
         runtime.wake_for(conn)
     if outcome is not None:
         return outcome
@@ -300,17 +315,17 @@ def send_on(conn: Connection, runtime: Runtime, inbound: Inbound, found: InSessi
             duration=inbound.duration,
         )
     now = clock.now_ms()
-    interactions_store.update_interaction(
-        conn,
-        found.interaction_sid,
-        {
-            "outbound_resource_sid": sent.sid or None,
-            "outbound_resource_status": sent.status,
-            "outbound_resource_type": "Message" if inbound.kind == "message" else "Call",
-            "outbound_resource_url": sent.url or None,
-            "date_updated": now,
-        },
-    )
+    leg = {
+        "outbound_resource_sid": sent.sid or None,
+        "outbound_resource_status": sent.status,
+        "outbound_resource_type": "Message" if inbound.kind == "message" else "Call",
+        "outbound_resource_url": sent.url or None,
+        "date_updated": now,
+    }
+    if found.unsaved is not None:
+        interactions_store.insert_interaction(conn, {**found.unsaved, **leg})
+    else:
+        interactions_store.update_interaction(conn, found.interaction_sid, leg)
     session = found.session
     if session is None:
         session = sessions_store.get_session_by_sid(conn, found.session_sid, for_update=True)
