@@ -186,6 +186,11 @@ class Postgres(PostgresServer):
         "max_wal_size=8GB",
         "checkpoint_timeout=30min",
         "maintenance_work_mem=256MB",
+        # A throughput run lasts seconds, and its tables grow from empty (interactions, jobs):
+        # statistics must follow them within the run, as autovacuum's default once a minute
+        # does over a server's first minutes. Plans PostgreSQL made while a table was empty
+        # scan it whole until an ANALYZE of that table invalidates them.
+        "autovacuum_naptime=1s",
     )
     TUNING = SETTINGS
     DATABASE_PREFIX = "bench_"
