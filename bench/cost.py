@@ -86,7 +86,10 @@ def _caller(app: Any) -> Call:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        await app(scope, receive, send)
+        # A task of its own, as uvicorn gives each request: the application keeps per-request
+        # state in context variables, which must not leak into the caller's context (the
+        # worker rounds run there).
+        await asyncio.ensure_future(app(scope, receive, send))
         return sent[0]["status"], sent[1]["body"]
 
     return call
