@@ -189,6 +189,12 @@ def remove_participant(conn: Connection, clock: Clock, *, session: Any, sid: str
             numbers_store.change_in_use(conn, row.proxy_number_sid, -1)
 
 
-def numbers_in_use(participants: list[Any]) -> set[str]:
-    """The distinct proxy numbers that active participants of one session hold."""
-    return {p.proxy_number_sid for p in participants if p.active}
+def numbers_in_use(participants: list[Any]) -> list[str]:
+    """The distinct proxy numbers that active participants of one session hold, in SID order.
+
+    Closing or re-opening a session changes their `in_use` counters in this order, so two
+    transactions that change the same numbers take the rows' locks in the same order and do
+    not wait for each other in a circle (PostgreSQL would end one as a deadlock, after a
+    second's wait). Number selection locks the numbers it picks (participants/store.py).
+    """
+    return sorted({p.proxy_number_sid for p in participants if p.active})

@@ -143,7 +143,11 @@ def find_candidate(
             row = _first(conn, _candidate_query(*shape, sticky=True), {**values, "last": last})
             if row is not None:
                 return row
-    return _first(conn, _candidate_query(*shape, sticky=False), values)
+    best = _first(conn, _candidate_query(*shape, sticky=False), values)
+    if best is None and conn.dialect.name == "postgresql":
+        # Every fitting number is locked by a transaction under way: wait for one.
+        best = _first(conn, _candidate_query(*shape, sticky=False, wait=True), values)
+    return best
 
 
 def _first(conn: Connection, stmt: Select[Any], values: dict[str, Any]) -> Any | None:
@@ -180,10 +184,18 @@ def _candidate_query(
     never_had: bool,
     *,
     sticky: bool,
+    wait: bool = False,
 ) -> Select[Any]:
     """find_candidate's statement for one combination of filters, built once: the best fit,
-    or (`sticky`) whether the number `last` fits."""
-    key = (calling_code, area_code, voice, sms, exclude, never_had, sticky)
+    or (`sticky`) whether the number `last` fits.
+
+    On PostgreSQL the best fit is locked as it is read, skipping numbers that transactions
+    under way have locked (unless `wait`): the `in_use` update that follows never waits, so
+    concurrent requests cannot lock two numbers in opposite orders and deadlock, and they
+    spread over the pool instead of queueing for its least used number. (SQLite has one
+    writer at a time; there the clause is left out.)
+    """
+    key = (calling_code, area_code, voice, sms, exclude, never_had, sticky, wait)
     cached = _CANDIDATE_QUERIES.get(key)
     if cached is not None:
         return cached
@@ -222,7 +234,12 @@ def _candidate_query(
         # LIMIT written as a literal: with a parameter there, PostgreSQL cannot tell that a
         # generic plan stops at the first row, keeps planning the statement anew on every
         # call (about 0.3 ms, five times what running it takes), and never caches it.
-        stmt = chosen.where(and_(*conditions)).order_by(numbers.c.in_use, numbers.c.id).limit(_ONE)
+        stmt = (
+            chosen.where(and_(*conditions))
+            .order_by(numbers.c.in_use, numbers.c.id)
+            .limit(_ONE)
+            .with_for_update(of=numbers, key_share=True, skip_locked=not wait)
+        )
     _CANDIDATE_QUERIES[key] = stmt
     return stmt
 
