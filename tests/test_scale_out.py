@@ -201,3 +201,45 @@ def test_burst_of_traffic_is_fully_accounted_for(cluster: Any) -> None:
     assert all(
         cb["status"] == "delivered" for cb in listed["callbacks"] if cb["url"] == receiver.url
     )
+
+
+def test_sessions_created_at_once_by_two_processes_share_a_small_pool(cluster: Any) -> None:
+    # Each CreateSession picks two numbers and counts each one's use: two processes doing so
+    # at once on four numbers must neither fail (PostgreSQL ends a lock cycle as a deadlock)
+    # nor lose a count.
+    apis, _ = cluster
+    client = apis[0].client()
+    service = client.proxy.v1.services.create(unique_name=unique("small-pool"))
+    pool = client.proxy.v1.services(service.sid).phone_numbers
+    for _ in range(4):
+        pool.create(phone_number=next_number("212"))
+    path = f"/v1/Services/{service.sid}/Sessions"
+
+    def create(i: int) -> tuple[int, str]:
+        with apis[i % 2].http() as http:
+            answer = http.post(
+                path,
+                data={
+                    "Participants": [
+                        json.dumps({"Identifier": next_number("415")}),
+                        json.dumps({"Identifier": next_number("628")}),
+                    ]
+                },
+            )
+        return answer.status_code, answer.text
+
+    with ThreadPoolExecutor(max_workers=16) as threads:
+        answers = list(threads.map(create, range(160)))
+    assert [a for a in answers if a[0] != 201] == []
+    # Every number's in_use is the number of sessions one of whose participants holds it.
+    holders: dict[str, set[str]] = {}
+    with apis[1].http() as http:
+        for _, text in answers:
+            session = json.loads(text)
+            listed = http.get(f"{path}/{session['sid']}/Participants").json()["participants"]
+            for participant in listed:
+                holders.setdefault(participant["proxy_identifier"], set()).add(session["sid"])
+        numbers = http.get(f"/v1/Services/{service.sid}/PhoneNumbers").json()["phone_numbers"]
+    assert {n["phone_number"]: n["in_use"] for n in numbers} == {
+        n["phone_number"]: len(holders.get(n["phone_number"], ())) for n in numbers
+    }

@@ -67,7 +67,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         with runtime.transaction(writes=False) as conn:
             runtime.clock.offset_ms = load_offset(conn)
         runtime.start_checkpointer()
-        runtime.start_db_threads()
         # Group commit for the requests of a SQLite server (db/transactions.py).
         runtime.transactions.batching = runtime.engine.dialect.name == "sqlite"
         if runtime.settings.run_worker:

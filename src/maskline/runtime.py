@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import ParamSpec, TypeVar
 
 import httpx
 from sqlalchemy import Connection, Engine
@@ -26,11 +23,6 @@ log = logging.getLogger("maskline")
 
 # Due times the runtime remembers for the worker's sleep; beyond this it falls back to polling.
 MAX_DUE_TIMES = 10_000
-# Threads that run transactions on PostgreSQL, each with a connection of its own.
-DB_THREADS = 8
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 class Runtime:
@@ -56,26 +48,6 @@ class Runtime:
         self._http: httpx.AsyncClient | None = None
         self.transactions = Transactions(self.engine)
         self._checkpointer: Checkpointer | None = None
-        self._db_threads: ThreadPoolExecutor | None = None
-
-    def start_db_threads(self) -> None:
-        """On PostgreSQL, run transactions on threads of their own (`in_db_thread`).
-
-        Every statement there is a round trip to the database server, and the driver lets
-        other threads run while it waits: on threads, the transactions of several requests
-        are under way at once, and the event loop keeps serving meanwhile. SQLite's
-        transactions stay on the event loop's thread, where group commit batches them.
-        """
-        if self.engine.dialect.name != "sqlite" and self._db_threads is None:
-            self._db_threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="maskline-db")
-
-    async def in_db_thread(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`work(*args, **kwargs)`, on a database thread when there are any (PostgreSQL
-        servers), else here. It must not touch the event loop."""
-        if self._db_threads is None:
-            return work(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_threads, lambda: work(*args, **kwargs))
 
     def start_checkpointer(self) -> None:
         """On SQLite, checkpoint the write-ahead log on a thread (db/checkpoint.py)."""
@@ -131,15 +103,11 @@ class Runtime:
         self.dispose()
 
     def dispose(self) -> None:
-        """Close every database connection (the database threads' and the calling thread's
-        held ones included)."""
+        """Close every database connection (the calling thread's held one included)."""
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-        if self._db_threads is not None:
-            self._db_threads.shutdown(wait=True)
-            self._db_threads = None
-        self.transactions.release_all()
+        self.transactions.release()
         self.engine.dispose()
 
     def transaction(self, writes: bool = True) -> AbstractContextManager[Connection]:

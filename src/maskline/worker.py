@@ -102,12 +102,6 @@ def refresh_clock(runtime: Runtime) -> None:
         runtime.clock.offset_ms = load_offset(conn)
 
 
-def _local_round(runtime: Runtime) -> int:
-    """The round's work that needs only the database: the clock, expiry and jobs."""
-    refresh_clock(runtime)
-    return expire_sessions(runtime) + run_due_jobs(runtime)
-
-
 async def run_network_jobs(runtime: Runtime) -> int:
     """Jobs that call a carrier's network: claimed in one transaction, run concurrently."""
     handlers = network_job_handlers(runtime)
@@ -139,9 +133,9 @@ def network_job_handlers(runtime: Runtime) -> dict[str, NetworkJobHandler]:
 
 async def tick(runtime: Runtime) -> int:
     """One round of every kind of work; how many items were handled."""
-    # On PostgreSQL these run on a database thread, so that the event loop keeps serving
-    # requests while the round waits for the database.
-    done = await runtime.in_db_thread(_local_round, runtime)
+    refresh_clock(runtime)
+    done = expire_sessions(runtime)
+    done += run_due_jobs(runtime)
     done += await run_network_jobs(runtime)
     done += await deliver_due(runtime, runtime.http())
     return done

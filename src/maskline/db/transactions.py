@@ -57,9 +57,6 @@ class Transactions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._held = threading.local()
-        # Every thread's held connection, for release_all.
-        self._all_held: set[_Held] = set()
-        self._all_lock = threading.Lock()
         # Group commit: switched on by a SQLite server once its event loop runs.
         self.batching = False
         self._batch: Batch | None = None
@@ -69,31 +66,14 @@ class Transactions:
         self.flush()
         self._drop_held()
 
-    def release_all(self) -> None:
-        """Commit any open batch, and close every thread's held connection. The threads that
-        held them must be done with them (stopped, or idle for good)."""
-        self.flush()
-        self._drop_held()
-        with self._all_lock:
-            others = list(self._all_held)
-            self._all_held.clear()
-        for held in others:
-            self._close(held)
-
     def _drop_held(self) -> None:
         held: _Held | None = getattr(self._held, "conn", None)
         self._held.conn = None
         if held is not None:
-            with self._all_lock:
-                self._all_held.discard(held)
-            self._close(held)
-
-    @staticmethod
-    def _close(held: _Held) -> None:
-        try:
-            held.close()
-        except Exception:
-            log.exception("closing a held connection failed")
+            try:
+                held.close()
+            except Exception:
+                log.exception("closing a held connection failed")
 
     def _connection(self) -> _Held:
         held: _Held | None = getattr(self._held, "conn", None)
@@ -102,8 +82,6 @@ class Transactions:
                 self.release()
             held = _Held(self.engine)
             self._held.conn = held
-            with self._all_lock:
-                self._all_held.add(held)
         return held
 
     @contextmanager

@@ -29,7 +29,6 @@ from maskline.services.store import get_service_by_sid
 from maskline.sessions import store as sessions_store
 from maskline.sessions.rules import close_session, closing_reason, record_interaction
 from maskline.sessions.tables import ACTIVE
-from maskline.wakeups import take_due
 
 OPT_OUT_WORDS = frozenset(
     {
@@ -236,25 +235,6 @@ async def route(
     Without an intercept callback to wait for, the traffic is resolved and sent on in one
     transaction; otherwise the callback is made between two.
     """
-    found, outcome, due = await runtime.in_db_thread(_resolve_and_send, runtime, inbound, record)
-    if due is not None:
-        runtime.wake(due)
-    if outcome is not None:
-        return outcome
-    if isinstance(found, InSession):
-        return await forward(runtime, client, inbound, found)
-    if isinstance(found, OutOfSession):
-        from maskline.routing.out_of_session import handle
-
-        return await handle(runtime, client, inbound, found)
-    return found
-
-
-def _resolve_and_send(
-    runtime: Runtime, inbound: Inbound, record: Callable[[Connection], None] | None
-) -> tuple[InSession | OutOfSession | Outcome, Outcome | None, int | None]:
-    """route's transaction: what resolve() found, the outcome when the traffic was sent on
-    in it, and when the work it scheduled falls due."""
     outcome = None
     with runtime.transaction() as conn:
         if record is not None:
@@ -268,8 +248,16 @@ def _resolve_and_send(
                 found = replace(found, unsaved=None)
             else:
                 outcome = send_on(conn, runtime, inbound, found)
-        due = take_due(conn)
-    return found, outcome, due
+        runtime.wake_for(conn)
+    if outcome is not None:
+        return outcome
+    if isinstance(found, InSession):
+        return await forward(runtime, client, inbound, found)
+    if isinstance(found, OutOfSession):
+        from maskline.routing.out_of_session import handle
+
+        return await handle(runtime, client, inbound, found)
+    return found
 
 
 async def forward(

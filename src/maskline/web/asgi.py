@@ -18,7 +18,6 @@ from maskline.errors import (
     Unauthorized,
 )
 from maskline.runtime import Runtime
-from maskline.wakeups import take_due
 from maskline.web.request import FormError, Request, parse_form
 from maskline.web.response import Response, json_response
 from maskline.web.routing import Route, Router
@@ -156,20 +155,8 @@ class App:
         )
         if route.is_async:
             if route.auth:
-                await self._authenticate(request, auth_header)
+                self._authenticate(request, auth_header)
             return await route.handler(request)  # type: ignore[no-any-return,misc]
-        runtime = self.runtime
-        result, due = await runtime.in_db_thread(self._run, route, request, auth_header)
-        if due is not None:
-            # Wake the worker for any callback or job the request made.
-            runtime.wake(due)
-        return result
-
-    def _run(
-        self, route: Route, request: Request, auth_header: str | None
-    ) -> tuple[Response, int | None]:
-        """A synchronous handler in its transaction; its response, and when the work it
-        scheduled falls due (wakeups.py)."""
         runtime = self.runtime
         with runtime.transaction(writes=route.writes) as conn:
             request.conn = conn
@@ -179,20 +166,18 @@ class App:
                     raise Unauthorized()
                 request.account_sid = account_sid
             result = route.handler(request)
-            due = take_due(conn) if route.writes else None
-        return result, due  # type: ignore[return-value]
+            if route.writes:
+                # Wake the worker for any callback or job the request made.
+                runtime.wake_for(conn)
+        return result  # type: ignore[return-value]
 
-    async def _authenticate(self, request: Request, auth_header: str | None) -> None:
+    def _authenticate(self, request: Request, auth_header: str | None) -> None:
         runtime = self.runtime
-        account_sid = await runtime.in_db_thread(self._account_of, auth_header)
+        with runtime.transaction(writes=False) as conn:
+            account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
         if account_sid is None:
             raise Unauthorized()
         request.account_sid = account_sid
-
-    def _account_of(self, auth_header: str | None) -> str | None:
-        runtime = self.runtime
-        with runtime.transaction(writes=False) as conn:
-            return runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
