@@ -14,10 +14,10 @@ transaction: each runs inside a savepoint of it (its failure rolls back its own 
 alone), and no request answers before the commit that holds its changes: a response never
 reports what a crash could take back. The batch stays open from one turn of the event loop to
 the next for as long as each turn brings new requests into it, up to MAX_BATCH requests or
-MAX_BATCH_MS: a commit costs about the same for 30 requests as for 5 (most of it is writing
-pages that all of them changed), and a server that is not busy still commits after the turn
-that found nothing new. A transaction begun outside a request (the worker's) commits any open batch
-first and runs alone.
+MAX_BATCH_MS: one commit of 30 requests costs far less than six of 5 (much of a commit is
+writing pages that all of them changed), and a server that is not busy still commits after
+the turn that found nothing new. A transaction begun outside a request (the worker's) commits
+any open batch first and runs alone.
 """
 
 from __future__ import annotations
