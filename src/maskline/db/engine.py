@@ -36,7 +36,17 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite(url):
         engine = _sqlite_engine(url, **kwargs)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+        # The hot statements are prepared by db/libpq.py. psycopg's own automatic preparing
+        # stays off: after any ROLLBACK it deallocates every statement of the connection,
+        # ours included.
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"prepare_threshold": None},
+            **kwargs,
+        )
     _plain_savepoints(engine)
     return engine
 

@@ -26,13 +26,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from maskline.db import libpq
+
 Params = Mapping[str, Any]
 
 
 class _Plan:
     """One statement compiled for one dialect, with what it takes to run it on the driver."""
 
-    __slots__ = ("defaults", "pick", "row", "sql")
+    __slots__ = ("defaults", "pick", "postgresql", "row", "sql")
 
     def __init__(self, statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
@@ -46,8 +48,13 @@ class _Plan:
             for name, value in (compiled.construct_params(_check=False) or {}).items()
             if value is not None
         }
-        # qmark drivers (sqlite3) take a tuple in this order; pyformat ones (psycopg) a dict.
+        # qmark drivers (sqlite3) take a tuple in this order; on PostgreSQL, libpq takes the
+        # values of `$1`, `$2`... in the order db/libpq.py numbered them.
         names = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.postgresql: libpq.Statement | None = None
+        if dialect.name == "postgresql":
+            self.postgresql = libpq.Statement(self.sql)
+            names = self.postgresql.names
         self.pick: Callable[[Params], Any] | None = None
         if names is not None:
             pick = itemgetter(*names) if names else (lambda _params: ())
@@ -80,6 +87,11 @@ def _run(
     plan = _plan(statement, conn.dialect, keys)
     driver = conn.connection.driver_connection
     assert driver is not None
+    if plan.postgresql is not None:
+        try:
+            return plan, libpq.execute(driver, plan.postgresql, plan.arguments(params))
+        except Exception as error:
+            raise _wrapped(conn, plan, params, error, driver, None) from error
     cursor = driver.cursor()
     try:
         cursor.execute(plan.sql, plan.arguments(params))
@@ -153,9 +165,16 @@ def write_many(conn: Connection, statement: ClauseElement, rows: Sequence[Params
     plan = _plan(statement, conn.dialect, tuple(rows[0]))
     driver = conn.connection.driver_connection
     assert driver is not None
+    value_sets = [plan.arguments(params) for params in rows]
+    if plan.postgresql is not None:
+        try:
+            libpq.execute_many(driver, plan.postgresql, value_sets)
+        except Exception as error:
+            raise _wrapped(conn, plan, rows[0], error, driver, None) from error
+        return
     cursor = driver.cursor()
     try:
-        cursor.executemany(plan.sql, [plan.arguments(params) for params in rows])
+        cursor.executemany(plan.sql, value_sets)
     except Exception as error:
         raise _wrapped(conn, plan, rows[0], error, driver, cursor) from error
 

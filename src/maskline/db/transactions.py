@@ -32,6 +32,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from maskline.db import libpq
+
 log = logging.getLogger("maskline.db")
 
 # Set for the task of each request a batching server handles.
@@ -118,7 +120,10 @@ class Transactions:
             raise
         held.busy = False
         try:
-            driver.commit()
+            if held.sqlite:
+                driver.commit()
+            else:
+                libpq.commit(driver)
         except Exception:
             # The outcome is unknown to us: give the connection up rather than reuse it.
             self.release()

@@ -1,0 +1,231 @@
+"""The hot paths' statements on PostgreSQL, run on libpq under psycopg's connection.
+
+psycopg's cursor is built for every use a program may make of it, and a statement through it
+costs about 40 µs of CPU on top of the round trip: more than PostgreSQL takes to answer a
+lookup by key. The statements `db/fast.py` runs go to libpq here instead, on the same
+connection and in the same transaction:
+
+- each is prepared once per connection, under a name of its own (psycopg's own prepared
+  statements are named apart, so the two never meet);
+- its parameters go as text with no declared type, so PostgreSQL reads each as the type its
+  place in the statement calls for (SQLAlchemy's psycopg dialect casts the ones it cannot
+  infer);
+- its rows are read by psycopg's own loaders, so values come back as psycopg's cursor would
+  return them;
+- a failure raises psycopg's exception for its SQLSTATE, as psycopg would.
+
+When the connection is not in autocommit and no transaction is open, psycopg would send a
+BEGIN and wait for it before the statement. Here BEGIN goes in one pipeline with the
+statement (and with its PREPARE, the first time): one round trip instead of two or three.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import OperationalError, errors, pq
+from psycopg.adapt import PyFormat, Transformer
+
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_COMMAND_OK = pq.ExecStatus.COMMAND_OK
+_PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_IDLE = pq.TransactionStatus.IDLE
+_BAD = pq.ConnStatus.BAD
+
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
+_names = itertools.count(1)
+
+
+class Statement:
+    """A statement compiled for psycopg (`%(name)s` placeholders) in libpq's form: `$1`, `$2`
+    in the order `names` gives, and the name it is prepared under."""
+
+    __slots__ = ("name", "names", "sql")
+
+    def __init__(self, sql: str) -> None:
+        names: list[str] = []
+
+        def number(found: re.Match[str]) -> str:
+            if found.group(0) == "%%":
+                return "%"
+            name = found.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        self.sql = _PLACEHOLDER.sub(number, sql).encode()
+        self.names = tuple(names)
+        self.name = f"_maskline_{next(_names)}".encode()
+
+
+class Rows:
+    """What a statement returned, read the way `db/fast.py` reads a DB-API cursor."""
+
+    __slots__ = ("_at", "_result", "_rows", "rowcount")
+
+    def __init__(self, result: pq.abc.PGresult, rows: list[tuple[Any, ...]]) -> None:
+        self._result = result
+        self._rows = rows
+        self._at = 0
+        tuples = result.command_tuples
+        self.rowcount = len(rows) if tuples is None else tuples
+
+    @property
+    def description(self) -> list[tuple[str]]:
+        result = self._result
+        return [((result.fname(i) or b"").decode(),) for i in range(result.nfields)]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows = self._rows[self._at :]
+        self._at = len(self._rows)
+        return rows
+
+
+class _Link:
+    """What one connection keeps: the statements prepared on it, and its loaders."""
+
+    __slots__ = ("encoding", "loader", "prepared")
+
+    def __init__(self, driver: Any) -> None:
+        self.prepared: set[bytes] = set()
+        self.loader = Transformer(driver)
+        self.encoding: str = driver.info.encoding
+
+
+def _link(driver: Any) -> _Link:
+    link: _Link | None = getattr(driver, "_maskline_link", None)
+    if link is None:
+        link = _Link(driver)
+        driver._maskline_link = link
+    return link
+
+
+def _text(value: Any, link: _Link) -> bytes | None:
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is str:
+        return value.encode()  # type: ignore[no-any-return]
+    if kind is bool:
+        return b"t" if value else b"f"
+    if kind is int:
+        return str(value).encode()
+    # Anything else as psycopg would write it.
+    dumped = link.loader.dump_sequence([value], [PyFormat.TEXT])[0]
+    return None if dumped is None else bytes(dumped)
+
+
+def execute(driver: Any, statement: Statement, values: Sequence[Any]) -> Rows:
+    """Run the statement with these values (in `statement.names` order) on the driver's
+    connection, beginning a transaction first when psycopg would have."""
+    pgconn = driver.pgconn
+    link = _link(driver)
+    params = [_text(value, link) for value in values]
+    begin = pgconn.transaction_status == _IDLE and not driver.autocommit
+    if not begin and statement.name in link.prepared:
+        result = pgconn.exec_prepared(statement.name, params)
+    else:
+        result = _pipelined(pgconn, link, statement, [params], begin)
+    return _rows(pgconn, link, statement, result)
+
+
+def execute_many(driver: Any, statement: Statement, value_sets: Sequence[Sequence[Any]]) -> None:
+    """Run the statement once per set of values, all in one round trip."""
+    pgconn = driver.pgconn
+    link = _link(driver)
+    param_sets = [[_text(value, link) for value in values] for values in value_sets]
+    begin = pgconn.transaction_status == _IDLE and not driver.autocommit
+    _rows(pgconn, link, statement, _pipelined(pgconn, link, statement, param_sets, begin))
+
+
+def _rows(pgconn: Any, link: _Link, statement: Statement, result: Any) -> Rows:
+    if result is None or pgconn.status == _BAD:
+        raise OperationalError(_lost(pgconn))
+    status = result.status
+    if status == _TUPLES_OK:
+        loader = link.loader
+        loader.set_pgresult(result)
+        return Rows(result, loader.load_rows(0, result.ntuples, tuple))
+    if status == _COMMAND_OK:
+        return Rows(result, [])
+    raise _error(result, link, statement)
+
+
+def _pipelined(
+    pgconn: Any,
+    link: _Link,
+    statement: Statement,
+    param_sets: list[list[bytes | None]],
+    begin: bool,
+) -> pq.abc.PGresult | None:
+    """BEGIN (when asked), PREPARE (when not done yet) and the statement, once per set of
+    parameters, in one round trip; the last run's result, or the first failure. None when
+    the connection failed: it is then closed, so that it is given up rather than reused in an
+    unknown state."""
+    prepare = statement.name not in link.prepared
+    commands = begin + prepare + len(param_sets)
+    results: list[pq.abc.PGresult] = []
+    pgconn.enter_pipeline_mode()
+    try:
+        if begin:
+            pgconn.send_query_params(b"BEGIN", None)
+        if prepare:
+            pgconn.send_prepare(statement.name, statement.sql)
+        for params in param_sets:
+            pgconn.send_query_prepared(statement.name, params)
+        pgconn.pipeline_sync()
+        for _ in range(commands):
+            result = pgconn.get_result()
+            if result is None:
+                break
+            results.append(result)
+            pgconn.get_result()  # the end of that command's results
+        synced = pgconn.get_result()
+        if len(results) == commands and synced is not None and synced.status == _PIPELINE_SYNC:
+            pgconn.exit_pipeline_mode()
+    except OperationalError:
+        pass
+    if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+        pgconn.finish()
+        return None
+    if prepare and results[begin].status == _COMMAND_OK:
+        link.prepared.add(statement.name)
+    for result in results[:-1]:
+        if result.status not in (_COMMAND_OK, _TUPLES_OK):
+            return result
+    return results[-1]
+
+
+def _error(result: pq.abc.PGresult, link: _Link, statement: Statement) -> Exception:
+    error = errors.error_from_result(result, encoding=link.encoding)
+    if isinstance(error, errors.InvalidSqlStatementName):
+        # The server no longer knows the statement (say, a pooler gave us another backend):
+        # it is prepared again on its next run.
+        link.prepared.discard(statement.name)
+    return error
+
+
+def _lost(pgconn: Any) -> str:
+    message = pgconn.error_message.decode(errors="replace").strip()
+    return message or "the connection to PostgreSQL was lost"
+
+
+def commit(driver: Any) -> None:
+    """COMMIT the open transaction, if any, as psycopg's `commit()` does."""
+    pgconn = driver.pgconn
+    if pgconn.transaction_status == _IDLE:
+        return
+    result = pgconn.exec_(b"COMMIT")
+    if result is None or pgconn.status == _BAD:
+        raise OperationalError(_lost(pgconn))
+    if result.status != _COMMAND_OK:
+        raise errors.error_from_result(result, encoding=_link(driver).encoding)
