@@ -513,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             "participant_samples_per_size": 2 * args.samples,
             "sizes": sizes,
             "postgresql_settings": " ".join(Postgres.TUNING),
+            "postgresql_connection": "unix socket",
         },
         "parts": parts,
         "source": str(args.src) if args.src else "this checkout",

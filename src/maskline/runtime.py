@@ -34,7 +34,9 @@ class Runtime:
         carrier: Carrier | None = None,
     ) -> None:
         self.settings = settings
-        self.engine = engine or create_db_engine(settings.database_url)
+        self.engine = engine or create_db_engine(
+            settings.database_url, prepare=bool(settings.database_prepare)
+        )
         self.clock = clock or Clock()
         self.authenticator = Authenticator()
         if carrier is None:

@@ -26,6 +26,13 @@ class Settings:
         "Database URL. A SQLite file (default, created with its folder) or PostgreSQL as "
         "postgresql://user:password@host:5432/dbname.",
     )
+    database_prepare: int = _setting(
+        1,
+        "PostgreSQL: 1 prepares the frequent statements once per connection; 0 sends each "
+        "whole every time, for a pooler that gives each transaction another server "
+        "connection without carrying prepared statements (PgBouncer before 1.21 in "
+        "transaction mode).",
+    )
     account_sid: str = _setting(
         "",
         "SID of an account to create at start if absent (AC followed by 32 hex digits). "

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from maskline.db import libpq
 from maskline.db.checkpoint import FALLBACK_PAGES
 
 
@@ -31,7 +32,9 @@ def sqlite_path(url: str) -> str | None:
     return os.path.abspath(parsed.database)
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
+def create_db_engine(url: str, *, prepare: bool = True, **kwargs: Any) -> Engine:
+    """The engine for this URL. `prepare` (PostgreSQL): prepare the hot statements once per
+    connection (db/libpq.py) rather than send them whole each time."""
     url = normalise_url(url)
     if is_sqlite(url):
         engine = _sqlite_engine(url, **kwargs)
@@ -47,6 +50,11 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
             connect_args={"prepare_threshold": None},
             **kwargs,
         )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            libpq.attach(dbapi_connection, prepare)
+
     _plain_savepoints(engine)
     return engine
 

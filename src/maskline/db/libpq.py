@@ -6,7 +6,8 @@ lookup by key. The statements `db/fast.py` runs go to libpq here instead, on the
 connection and in the same transaction:
 
 - each is prepared once per connection, under a name of its own (psycopg's own prepared
-  statements are named apart, so the two never meet);
+  statements are named apart, so the two never meet), unless the connection was set up not
+  to (`MASKLINE_DATABASE_PREPARE=0`, for poolers that cannot carry prepared statements);
 - its parameters go as text with no declared type, so PostgreSQL reads each as the type its
   place in the statement calls for (SQLAlchemy's psycopg dialect casts the ones it cannot
   infer);
@@ -91,21 +92,29 @@ class Rows:
 
 
 class _Link:
-    """What one connection keeps: the statements prepared on it, and its loaders."""
+    """What one connection keeps: whether it prepares statements, the ones prepared on it,
+    and its loaders."""
 
-    __slots__ = ("encoding", "loader", "prepared")
+    __slots__ = ("encoding", "loader", "prepare", "prepared")
 
-    def __init__(self, driver: Any) -> None:
+    def __init__(self, driver: Any, prepare: bool) -> None:
+        self.prepare = prepare
         self.prepared: set[bytes] = set()
         self.loader = Transformer(driver)
         self.encoding: str = driver.info.encoding
 
 
+def attach(driver: Any, prepare: bool) -> None:
+    """Set up a new connection. Without `prepare`, each statement is sent whole (unnamed)
+    every time: a pooler that hands each transaction another server connection, such as
+    PgBouncer before 1.21 in transaction mode, cannot carry named statements over."""
+    driver._maskline_link = _Link(driver, prepare)
+
+
 def _link(driver: Any) -> _Link:
     link: _Link | None = getattr(driver, "_maskline_link", None)
     if link is None:
-        link = _Link(driver)
-        driver._maskline_link = link
+        link = driver._maskline_link = _Link(driver, True)
     return link
 
 
@@ -131,7 +140,11 @@ def execute(driver: Any, statement: Statement, values: Sequence[Any]) -> Rows:
     link = _link(driver)
     params = [_text(value, link) for value in values]
     begin = pgconn.transaction_status == _IDLE and not driver.autocommit
-    if not begin and statement.name in link.prepared:
+    if begin:
+        result = _pipelined(pgconn, link, statement, [params], begin)
+    elif not link.prepare:
+        result = pgconn.exec_params(statement.sql, params)
+    elif statement.name in link.prepared:
         result = pgconn.exec_prepared(statement.name, params)
     else:
         result = _pipelined(pgconn, link, statement, [params], begin)
@@ -171,7 +184,7 @@ def _pipelined(
     parameters, in one round trip; the last run's result, or the first failure. None when
     the connection failed: it is then closed, so that it is given up rather than reused in an
     unknown state."""
-    prepare = statement.name not in link.prepared
+    prepare = link.prepare and statement.name not in link.prepared
     commands = begin + prepare + len(param_sets)
     results: list[pq.abc.PGresult] = []
     pgconn.enter_pipeline_mode()
@@ -181,7 +194,10 @@ def _pipelined(
         if prepare:
             pgconn.send_prepare(statement.name, statement.sql)
         for params in param_sets:
-            pgconn.send_query_prepared(statement.name, params)
+            if link.prepare:
+                pgconn.send_query_prepared(statement.name, params)
+            else:
+                pgconn.send_query_params(statement.sql, params)
         pgconn.pipeline_sync()
         for _ in range(commands):
             result = pgconn.get_result()
