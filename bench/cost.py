@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.cost --only create_session --requests 640
     .venv/bin/python -m bench.cost --src /tmp/before/src    # another checkout's code, for A/B
     .venv/bin/python -m bench.cost --cpu                    # CPU time instead, without valgrind
+    .venv/bin/python -m bench.cost --engine postgresql      # the same on a throwaway PostgreSQL
 
 Requests per second on a shared two-core machine move by 10 to 20% from one run to the next;
 the instructions a request executes move by well under 1%. So a change meant to make a request
@@ -37,7 +38,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.client import basic_auth
-from bench.servers import ACCOUNT_SID, AUTH_TOKEN, ROOT
+from bench.servers import ACCOUNT_SID, AUTH_TOKEN, ROOT, Postgres
 
 WORKLOADS = (
     "fetch_session",
@@ -195,10 +196,10 @@ async def _drive(workload: str, count: int) -> float:
     return (after.user - before.user) + (after.system - before.system)
 
 
-def child(workload: str, count: int) -> None:
+def child(workload: str, count: int, database_url: str) -> None:
     with tempfile.TemporaryDirectory(prefix="maskline-cost-") as tmp:
         os.environ.update(
-            MASKLINE_DATABASE_URL=f"sqlite:///{tmp}/cost.db",
+            MASKLINE_DATABASE_URL=database_url or f"sqlite:///{tmp}/cost.db",
             MASKLINE_ACCOUNT_SID=ACCOUNT_SID,
             MASKLINE_AUTH_TOKEN=AUTH_TOKEN,
             MASKLINE_LOG_LEVEL="warning",
@@ -213,12 +214,12 @@ def child(workload: str, count: int) -> None:
 
 
 def _command(
-    src: Path | None, workload: str, count: int, valgrind: bool
+    src: Path | None, workload: str, count: int, valgrind: bool, database_url: str
 ) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ, PYTHONHASHSEED="0")
     paths = [str(src)] if src else []
     env["PYTHONPATH"] = os.pathsep.join([*paths, str(ROOT), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-m", "bench.cost", "--child", workload, str(count)]
+    command = [sys.executable, "-m", "bench.cost", "--child", workload, str(count), database_url]
     if valgrind:
         command = [
             "valgrind",
@@ -230,8 +231,12 @@ def _command(
     return command, env
 
 
-def _run(src: Path | None, workload: str, count: int, valgrind: bool) -> tuple[int | None, float]:
-    command, env = _command(src, workload, count, valgrind)
+def _run(
+    src: Path | None, workload: str, count: int, valgrind: bool, postgres: Postgres | None
+) -> tuple[int | None, float]:
+    # A fresh database for each run: an empty string makes the child use a SQLite file.
+    database_url = postgres.create_database() if postgres is not None else ""
+    command, env = _command(src, workload, count, valgrind, database_url)
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{workload} failed:\n{done.stderr[-3000:]}")
@@ -254,10 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--src", type=Path, help="import maskline from this directory instead")
     parser.add_argument("--cpu", action="store_true", help="CPU time per request, without valgrind")
-    parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "COUNT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--engine",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: a throwaway cluster as bench.run starts it, reached on its unix socket "
+        "(counts the Maskline process alone, not PostgreSQL's)",
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("WORKLOAD", "COUNT", "URL"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child[0], int(args.child[1]))
+        child(args.child[0], int(args.child[1]), args.child[2])
         return 0
     workloads = args.only.split(",") if args.only else list(WORKLOADS)
     unknown = sorted(set(workloads) - set(WORKLOADS))
@@ -268,18 +282,24 @@ def main(argv: list[str] | None = None) -> int:
     if valgrind and shutil.which("valgrind") is None:
         parser.error("valgrind is not installed (apt-get install valgrind), or pass --cpu")
     source = args.src.resolve() if args.src else None
-    for workload in workloads:
-        say(
-            f"{workload}: {count} and {3 * count} requests"
-            + (" under cachegrind" if valgrind else "")
-        )
-        small, cpu_small = _run(source, workload, count, valgrind)
-        large, cpu_large = _run(source, workload, 3 * count, valgrind)
-        if small is not None and large is not None:
-            per_request = (large - small) / (2 * count)
-            print(f"{workload:28} {per_request:>12,.0f} instructions/request")
-        else:
-            print(f"{workload:28} {min(cpu_small, cpu_large):>12,.0f} us of CPU/request (noisy)")
+    postgres = Postgres().start() if args.engine == "postgresql" else None
+    try:
+        for workload in workloads:
+            say(
+                f"{workload} on {args.engine}: {count} and {3 * count} requests"
+                + (" under cachegrind" if valgrind else "")
+            )
+            small, cpu_small = _run(source, workload, count, valgrind, postgres)
+            large, cpu_large = _run(source, workload, 3 * count, valgrind, postgres)
+            if small is not None and large is not None:
+                per_request = (large - small) / (2 * count)
+                print(f"{workload:28} {per_request:>12,.0f} instructions/request")
+            else:
+                cpu = min(cpu_small, cpu_large)
+                print(f"{workload:28} {cpu:>12,.0f} us of CPU/request (noisy)")
+    finally:
+        if postgres is not None:
+            postgres.stop()
     return 0
 
 

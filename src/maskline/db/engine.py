@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from maskline.db import libpq
 from maskline.db.checkpoint import FALLBACK_PAGES
 
 
@@ -50,6 +49,8 @@ def create_db_engine(url: str, *, prepare: bool = True, **kwargs: Any) -> Engine
             connect_args={"prepare_threshold": None},
             **kwargs,
         )
+
+        from maskline.db import libpq  # here: a SQLite server never loads psycopg
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

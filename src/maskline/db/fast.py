@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -26,7 +26,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from maskline.db import libpq
+if TYPE_CHECKING:
+    from maskline.db import libpq
 
 Params = Mapping[str, Any]
 
@@ -53,6 +54,9 @@ class _Plan:
         names = tuple(compiled.positiontup or ()) if compiled.positional else None
         self.postgresql: libpq.Statement | None = None
         if dialect.name == "postgresql":
+            # Imported here: a SQLite server never loads psycopg (about 10 MB).
+            from maskline.db import libpq
+
             self.postgresql = libpq.Statement(self.sql)
             names = self.postgresql.names
         self.pick: Callable[[Params], Any] | None = None
@@ -89,7 +93,7 @@ def _run(
     assert driver is not None
     if plan.postgresql is not None:
         try:
-            return plan, libpq.execute(driver, plan.postgresql, plan.arguments(params))
+            return plan, plan.postgresql.execute(driver, plan.arguments(params))
         except Exception as error:
             raise _wrapped(conn, plan, params, error, driver, None) from error
     cursor = driver.cursor()
@@ -168,7 +172,7 @@ def write_many(conn: Connection, statement: ClauseElement, rows: Sequence[Params
     value_sets = [plan.arguments(params) for params in rows]
     if plan.postgresql is not None:
         try:
-            libpq.execute_many(driver, plan.postgresql, value_sets)
+            plan.postgresql.execute_many(driver, value_sets)
         except Exception as error:
             raise _wrapped(conn, plan, rows[0], error, driver, None) from error
         return

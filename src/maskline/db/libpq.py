@@ -61,6 +61,12 @@ class Statement:
         self.names = tuple(names)
         self.name = f"_maskline_{next(_names)}".encode()
 
+    def execute(self, driver: Any, values: Sequence[Any]) -> Rows:
+        return execute(driver, self, values)
+
+    def execute_many(self, driver: Any, value_sets: Sequence[Sequence[Any]]) -> None:
+        execute_many(driver, self, value_sets)
+
 
 class Rows:
     """What a statement returned, read the way `db/fast.py` reads a DB-API cursor."""

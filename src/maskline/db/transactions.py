@@ -25,14 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-
-from maskline.db import libpq
 
 log = logging.getLogger("maskline.db")
 
@@ -120,10 +118,7 @@ class Transactions:
             raise
         held.busy = False
         try:
-            if held.sqlite:
-                driver.commit()
-            else:
-                libpq.commit(driver)
+            held.commit()
         except Exception:
             # The outcome is unknown to us: give the connection up rather than reuse it.
             self.release()
@@ -242,8 +237,16 @@ class _Held:
         self.conn.info["driver_transactions"] = True
         self.sqlite = engine.dialect.name == "sqlite"
         self.root = self.conn.begin()
-        self.driver: Any = self.conn.connection.driver_connection
+        driver: Any = self.conn.connection.driver_connection
+        self.driver = driver
         self.busy = False
+        # COMMIT: sqlite3's own; on PostgreSQL straight to libpq (db/libpq.py), imported only
+        # there so that a SQLite server never loads psycopg.
+        self.commit: Callable[[], None] = driver.commit
+        if not self.sqlite:
+            from maskline.db import libpq
+
+            self.commit = lambda: libpq.commit(driver)
 
     def usable(self) -> bool:
         conn = self.conn
