@@ -112,7 +112,10 @@ class Runtime:
         self.transactions.release()
         self.engine.dispose()
 
-    def transaction(self, writes: bool = True) -> AbstractContextManager[Connection]:
+    def transaction(
+        self, writes: bool = True, replayable: bool = False
+    ) -> AbstractContextManager[Connection]:
         """One transaction, committed when the block ends and rolled back if it raises
-        (db/transactions.py: held connections, and group commit on SQLite servers)."""
-        return self.transactions.transaction(writes)
+        (db/transactions.py: held connections, and group commit on SQLite servers).
+        `replayable`: the caller runs it again from the start on `Replay`."""
+        return self.transactions.transaction(writes, replayable)

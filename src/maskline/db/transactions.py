@@ -18,6 +18,15 @@ MAX_BATCH_MS: one commit of 30 requests costs far less than six of 5 (much of a 
 writing pages that all of them changed), and a server that is not busy still commits after
 the turn that found nothing new. A transaction begun outside a request (the worker's) commits
 any open batch first and runs alone.
+
+Replayable batches. A savepoint is not free: inside one, SQLite copies every page a statement
+changes into its statement journal, again for each request, which cost CreateSession about 8%
+of its instructions. A request whose work can simply run again (a plain API call: one
+transaction, nothing sent anywhere before it commits) says so, and such requests share a
+batch without savepoints. When one of them fails after it has written, the batch is rolled
+back as a whole: the failing request answers its error, and every other request of the batch
+gets `Replay` and runs its transaction again on its own. Requests that cannot run twice (the
+ones that call out while they work) use savepoints, in batches of their own kind.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,13 +52,22 @@ pending_batch: ContextVar[Batch | None] = ContextVar("maskline_pending_batch", d
 # A batch commits once this many transactions joined it, or once it has been open this long.
 MAX_BATCH = 64
 MAX_BATCH_MS = 10.0
+# How long batches keep to savepoints after a replayable one was rolled back.
+SAVEPOINTS_AFTER_ROLLBACK_S = 1.0
+
+
+class Replay(Exception):
+    """The batch that held this request's changes was rolled back, because another request in
+    it failed after writing: the request runs again, on its own."""
 
 
 class Batch:
-    """One shared transaction: its requests wait on `committed`."""
+    """One shared transaction: its requests wait on `committed`. In a replayable batch they
+    run without savepoints (see the module's docstring)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, replayable: bool) -> None:
         self.committed: asyncio.Future[None] = loop.create_future()
+        self.replayable = replayable
         self.size = 0
         self.deadline = loop.time() + MAX_BATCH_MS / 1000
 
@@ -60,6 +79,10 @@ class Transactions:
         # Group commit: switched on by a SQLite server once its event loop runs.
         self.batching = False
         self._batch: Batch | None = None
+        # After a replayable batch was rolled back, batches use savepoints until this time
+        # (time.monotonic()): a run of failing requests must not turn every batch into
+        # requests that each run twice.
+        self._savepoints_until = 0.0
 
     def release(self) -> None:
         """Commit any open batch and close the calling thread's held connection."""
@@ -85,11 +108,23 @@ class Transactions:
         return held
 
     @contextmanager
-    def transaction(self, writes: bool = True) -> Iterator[Connection]:
-        """One transaction, committed when the block ends and rolled back if it raises."""
+    def transaction(self, writes: bool = True, replayable: bool = False) -> Iterator[Connection]:
+        """One transaction, committed when the block ends and rolled back if it raises.
+
+        `replayable`: the caller can run the same transaction again from the start if it is
+        told to (`Replay`, when its batch is rolled back; see the module's docstring).
+        """
         if self.batching and in_request.get():
-            if writes or self._batch is not None:
-                with self._in_batch() as conn:
+            if replayable and self._savepoints_until > time.monotonic():
+                replayable = False
+            batch = self._batch
+            if batch is not None and batch.replayable and not replayable:
+                # What the batch holds commits first: it may be rolled back as a whole, and
+                # this transaction could not be run again.
+                self.flush()
+                batch = None
+            if writes or batch is not None:
+                with self._in_batch(replayable) as conn:
                     yield conn
                 return
         else:
@@ -152,8 +187,9 @@ class Transactions:
             self.release()
 
     @contextmanager
-    def _in_batch(self) -> Iterator[Connection]:
-        """Join the open batch (or open one), inside a savepoint of its own."""
+    def _in_batch(self, replayable: bool) -> Iterator[Connection]:
+        """Join the open batch (or open one): in a replayable batch as it is, otherwise inside
+        a savepoint of its own."""
         held = self._connection()
         if held.busy:
             raise RuntimeError("a request's transaction inside another of its own")
@@ -162,12 +198,29 @@ class Transactions:
         if batch is None:
             driver.execute("BEGIN IMMEDIATE")
             loop = asyncio.get_running_loop()
-            batch = self._batch = Batch(loop)
+            batch = self._batch = Batch(loop, replayable)
             # Everything already ready to run in this turn of the loop joins, then the turns
             # after it for as long as they bring more.
             loop.call_soon(self._settle, loop, batch, 0)
         pending_batch.set(batch)
         held.busy = True
+        if batch.replayable:
+            # A failed statement undoes its own changes; only a request that fails after one
+            # of its statements changed rows leaves something to undo.
+            changes = driver.total_changes
+            try:
+                yield held.conn
+            except BaseException:
+                held.busy = False
+                if driver.total_changes != changes:
+                    pending_batch.set(None)  # this request answers its error, not a replay
+                    self._roll_back(batch)
+                raise
+            held.busy = False
+            batch.size += 1
+            if batch.size >= MAX_BATCH:
+                self.flush()
+            return
         driver.execute("SAVEPOINT request")
         try:
             yield held.conn
@@ -215,6 +268,24 @@ class Transactions:
             return
         if not batch.committed.done():
             batch.committed.set_result(None)
+
+    def _roll_back(self, batch: Batch) -> None:
+        """Undo a replayable batch: its other requests get `Replay` and run again."""
+        log.info("a batch of %d transactions is rolled back and run again", batch.size)
+        self._savepoints_until = time.monotonic() + SAVEPOINTS_AFTER_ROLLBACK_S
+        if self._batch is batch:
+            self._batch = None
+        held: _Held | None = getattr(self._held, "conn", None)
+        try:
+            if held is None or not held.usable():
+                raise RuntimeError("the connection of a batch was lost before its rollback")
+            held.driver.rollback()
+        except Exception:
+            log.exception("rolling back a batch failed; the connection is dropped")
+            self._drop_held()
+        if not batch.committed.done():
+            batch.committed.set_exception(Replay())
+            batch.committed.exception()
 
     def _fail(self, batch: Batch, exc: Exception) -> None:
         """The batch cannot commit: its requests fail, and the connection is given up."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
-from maskline.db.transactions import in_request, pending_batch
+from maskline.db.transactions import Replay, in_request, pending_batch
 from maskline.errors import (
     ApiError,
     BodyTooLarge,
@@ -29,6 +30,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
+
+# What runs a synchronous request's transaction again, should its batch be rolled back (Replay).
+_again: ContextVar[tuple[Route, Request, str | None] | None] = ContextVar(
+    "maskline_again", default=None
+)
 
 
 def error_response(error: ApiError) -> Response:
@@ -108,10 +114,29 @@ class App:
             # No answer before the commit that holds this request's changes.
             try:
                 await asyncio.shield(batch.committed)
+            except Replay:
+                return self._again(scope)
             except Exception:
                 log.exception("the commit of %s %s failed", scope.get("method"), scope.get("path"))
                 return error_response(InternalError())
         return response
+
+    def _again(self, scope: Scope) -> Response:
+        """Run the request's transaction again, on its own: another request rolled back the
+        batch that held its changes."""
+        again = _again.get()
+        if again is None:  # only replayable transactions join batches that roll back
+            log.error("%s %s cannot run again", scope.get("method"), scope.get("path"))
+            return error_response(InternalError())
+        in_request.set(False)
+        pending_batch.set(None)
+        try:
+            return self._run(*again)
+        except ApiError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            return error_response(InternalError())
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> Response:
         path: str = scope["path"]
@@ -157,8 +182,16 @@ class App:
             if route.auth:
                 self._authenticate(request, auth_header)
             return await route.handler(request)  # type: ignore[no-any-return,misc]
+        _again.set((route, request, auth_header))
+        return self._run(route, request, auth_header)
+
+    def _run(self, route: Route, request: Request, auth_header: str | None) -> Response:
+        """A synchronous handler in its transaction. It can run again from the start: it
+        reaches nothing outside the database (carriers queue their sends in the transaction)
+        and changes nothing of the request but its caller and connection, which are set here,
+        so its transaction is replayable (db/transactions.py)."""
         runtime = self.runtime
-        with runtime.transaction(writes=route.writes) as conn:
+        with runtime.transaction(writes=route.writes, replayable=True) as conn:
             request.conn = conn
             if route.auth:
                 account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
