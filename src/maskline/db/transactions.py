@@ -71,6 +71,11 @@ class Batch:
         self.size = 0
         self.deadline = loop.time() + MAX_BATCH_MS / 1000
 
+    def rolled_back(self) -> bool:
+        """Rolled back for its requests to run again (not committed, nor failed)."""
+        committed = self.committed
+        return committed.done() and isinstance(committed.exception(), Replay)
+
 
 class Transactions:
     def __init__(self, engine: Engine) -> None:
@@ -115,6 +120,11 @@ class Transactions:
         told to (`Replay`, when its batch is rolled back; see the module's docstring).
         """
         if self.batching and in_request.get():
+            waiting = pending_batch.get()
+            if waiting is not None and waiting.rolled_back():
+                # The request must not go on from what it believed written: it runs again
+                # from the start.
+                raise Replay()
             if replayable and self._savepoints_until > time.monotonic():
                 replayable = False
             batch = self._batch
@@ -241,6 +251,15 @@ class Transactions:
         batch.size += 1
         if batch.size >= MAX_BATCH:
             self.flush()
+
+    async def settled(self) -> None:
+        """Wait for the commit of what this request wrote so far. A request whose transaction
+        is replayable calls this before it calls out to anyone: should its batch roll back,
+        `Replay` is raised here, and the request runs again from the start having reached no
+        one."""
+        batch = pending_batch.get()
+        if batch is not None:
+            await asyncio.shield(batch.committed)
 
     def _settle(self, loop: asyncio.AbstractEventLoop, batch: Batch, seen: int) -> None:
         """Commit the batch unless the last turn of the loop added to it; then look again

@@ -228,15 +228,20 @@ async def route(
     client: httpx.AsyncClient,
     inbound: Inbound,
     record: Callable[[Connection], None] | None = None,
+    replayable: bool = False,
 ) -> Outcome:
     """Route inbound traffic. `record` writes the carrier's record of it, in the same
     transaction as the routing.
+
+    `replayable`: the request has written nothing before this, so it can run again from the
+    start should its group-commit batch roll back (db/transactions.py); the wait for that
+    commit comes before any callback.
 
     Without an intercept callback to wait for, the traffic is resolved and sent on in one
     transaction; otherwise the callback is made between two.
     """
     outcome = None
-    with runtime.transaction() as conn:
+    with runtime.transaction(replayable=replayable) as conn:
         if record is not None:
             record(conn)
         found = resolve(conn, runtime.clock, inbound, save=False)
@@ -251,6 +256,9 @@ async def route(
         runtime.wake_for(conn)
     if outcome is not None:
         return outcome
+    if isinstance(found, InSession | OutOfSession):
+        # Callbacks from here on: what this request wrote is committed first.
+        await runtime.transactions.settled()
     if isinstance(found, InSession):
         return await forward(runtime, client, inbound, found)
     if isinstance(found, OutOfSession):

@@ -88,7 +88,7 @@ async def send_sandbox_message(req: Request) -> Response:
         body=body,
         media_urls=media,
     )
-    outcome = await route(runtime, runtime.http(), inbound, record=record)
+    outcome = await route(runtime, runtime.http(), inbound, record=record, replayable=True)
     # Routing records the message once, whatever the outcome; it is answered as written.
     (message,) = recorded
     return json_response(

@@ -104,6 +104,9 @@ class App:
             pending_batch.set(None)
         try:
             response = await self._dispatch(scope, receive)
+        except Replay:
+            # An asynchronous handler learnt, before calling out, that its batch rolled back.
+            return await self._again(scope)
         except ApiError as error:
             response = error_response(error)
         except Exception:
@@ -115,23 +118,28 @@ class App:
             try:
                 await asyncio.shield(batch.committed)
             except Replay:
-                return self._again(scope)
+                return await self._again(scope)
             except Exception:
                 log.exception("the commit of %s %s failed", scope.get("method"), scope.get("path"))
                 return error_response(InternalError())
         return response
 
-    def _again(self, scope: Scope) -> Response:
-        """Run the request's transaction again, on its own: another request rolled back the
-        batch that held its changes."""
+    async def _again(self, scope: Scope) -> Response:
+        """Run the request again, on its own: another request rolled back the batch that held
+        its changes."""
         again = _again.get()
         if again is None:  # only replayable transactions join batches that roll back
             log.error("%s %s cannot run again", scope.get("method"), scope.get("path"))
             return error_response(InternalError())
         in_request.set(False)
         pending_batch.set(None)
+        route, request, auth_header = again
         try:
-            return self._run(*again)
+            if route.is_async:
+                if route.auth:
+                    self._authenticate(request, auth_header)
+                return await route.handler(request)  # type: ignore[no-any-return,misc]
+            return self._run(route, request, auth_header)
         except ApiError as error:
             return error_response(error)
         except Exception:
@@ -178,11 +186,12 @@ class App:
             headers=scope["headers"],
             query_string=scope.get("query_string", b"").decode("latin-1"),
         )
+        _again.set((route, request, auth_header))
         if route.is_async:
+            # Its transactions say themselves whether they can run again (routing/inbound.py).
             if route.auth:
                 self._authenticate(request, auth_header)
             return await route.handler(request)  # type: ignore[no-any-return,misc]
-        _again.set((route, request, auth_header))
         return self._run(route, request, auth_header)
 
     def _run(self, route: Route, request: Request, auth_header: str | None) -> Response:
@@ -206,8 +215,12 @@ class App:
 
     def _authenticate(self, request: Request, auth_header: str | None) -> None:
         runtime = self.runtime
-        with runtime.transaction(writes=False) as conn:
+        waiting = pending_batch.get()
+        with runtime.transaction(writes=False, replayable=True) as conn:
             account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
+        # Requests never write accounts, so this read cannot see anything a batch's rollback
+        # would take back: the request need not wait for the batch it read in.
+        pending_batch.set(waiting)
         if account_sid is None:
             raise Unauthorized()
         request.account_sid = account_sid

@@ -104,7 +104,7 @@ async def _route(req: Request, params: dict[str, str], kind: str, sid: str) -> O
     runtime = req.runtime
     carrier = _carrier(req)
     to, from_ = _need(params, "To"), _need(params, "From")
-    with runtime.transaction(writes=False) as conn:
+    with runtime.transaction(writes=False, replayable=True) as conn:
         account_sid = _owner(conn, to)
     if account_sid is None:
         return None
@@ -121,7 +121,8 @@ async def _route(req: Request, params: dict[str, str], kind: str, sid: str) -> O
         body=params.get("Body"),
         media_urls=media,
     )
-    return await route(runtime, runtime.http(), inbound)
+    # Nothing has been written or sent for this request yet: it can run again from the start.
+    return await route(runtime, runtime.http(), inbound, replayable=True)
 
 
 async def incoming_message(req: Request) -> Response:
