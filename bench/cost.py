@@ -12,10 +12,11 @@ cheaper is best judged here first, and then by `bench.run`.
 
 The ASGI application is driven in process, as `maskline serve` runs it but without uvicorn and
 sockets (their share is the same for Maskline and the ceiling): lifespan start-up (group commit,
-checkpoint thread), a SQLite file with 1,000 pool numbers and 1,000 active sessions, and the
-same requests as `bench.run`, 32 at a time. The worker runs one round after each 32 requests
-(under load a server's worker runs a round at most every 20 ms, which is about as many), so
-that its share follows the requests rather than the clock, which valgrind slows fifty-fold;
+checkpoint thread), a SQLite file (or, with `--engine postgresql`, a database on a throwaway
+cluster) with 1,000 pool numbers and 1,000 active sessions, and the same requests as
+`bench.run`, 32 at a time. The worker runs one round after each 32 requests (under load a
+server's worker runs a round at most every 20 ms, which is about as many), so that its share
+follows the requests rather than the clock, which valgrind slows fifty-fold;
 the status steps of a message are due at once. Each workload runs twice under cachegrind, with
 N and 3N requests after the same warm-up; the difference divided by 2N is the cost of one
 request, start-up and warm-up cancelled out.
