@@ -220,13 +220,20 @@ class Transactions:
             changes = driver.total_changes
             try:
                 yield held.conn
-            except BaseException:
+            except BaseException as exc:
                 held.busy = False
-                if driver.total_changes != changes:
+                if not driver.in_transaction:
+                    # SQLite ended the whole transaction itself (a full disk, an I/O error):
+                    # what the batch's other requests wrote is gone.
+                    self._fail(batch, exc if isinstance(exc, Exception) else _ended())
+                elif driver.total_changes != changes:
                     pending_batch.set(None)  # this request answers its error, not a replay
                     self._roll_back(batch)
                 raise
             held.busy = False
+            if not driver.in_transaction:
+                self._fail(batch, _ended())
+                raise _ended()
             batch.size += 1
             if batch.size >= MAX_BATCH:
                 self.flush()
@@ -281,6 +288,8 @@ class Transactions:
         try:
             if held is None or not held.usable():
                 raise RuntimeError("the connection of a batch was lost before its commit")
+            if held.sqlite and not held.driver.in_transaction:
+                raise _ended()
             held.driver.commit()
         except Exception as exc:
             self._fail(batch, exc)
@@ -316,6 +325,10 @@ class Transactions:
             # Waiters see it; a batch nobody waits for must not warn at garbage collection.
             batch.committed.exception()
         self._drop_held()
+
+
+def _ended() -> RuntimeError:
+    return RuntimeError("the transaction of a batch ended before its commit")
 
 
 class _Held:
