@@ -25,8 +25,10 @@ of its instructions. A request whose work can simply run again (a plain API call
 transaction, nothing sent anywhere before it commits) says so, and such requests share a
 batch without savepoints. When one of them fails after it has written, the batch is rolled
 back as a whole: the failing request answers its error, and every other request of the batch
-gets `Replay` and runs its transaction again on its own. Requests that cannot run twice (the
-ones that call out while they work) use savepoints, in batches of their own kind.
+gets `Replay` and runs its transaction again on its own. For a second after that, batches use
+savepoints again, so that a run of such failures does not make every request run twice.
+Requests that cannot run twice (the ones that call out while they work) use savepoints, in
+batches of their own kind.
 """
 
 from __future__ import annotations
@@ -301,8 +303,7 @@ class Transactions:
         """Undo a replayable batch: its other requests get `Replay` and run again."""
         log.info("a batch of %d transactions is rolled back and run again", batch.size)
         self._savepoints_until = time.monotonic() + SAVEPOINTS_AFTER_ROLLBACK_S
-        if self._batch is batch:
-            self._batch = None
+        self._end(batch, Replay())
         held: _Held | None = getattr(self._held, "conn", None)
         try:
             if held is None or not held.usable():
@@ -311,20 +312,21 @@ class Transactions:
         except Exception:
             log.exception("rolling back a batch failed; the connection is dropped")
             self._drop_held()
-        if not batch.committed.done():
-            batch.committed.set_exception(Replay())
-            batch.committed.exception()
 
     def _fail(self, batch: Batch, exc: Exception) -> None:
         """The batch cannot commit: its requests fail, and the connection is given up."""
         log.error("a batch of %d transactions failed to commit: %s", batch.size, exc)
+        self._end(batch, exc)
+        self._drop_held()
+
+    def _end(self, batch: Batch, exc: Exception) -> None:
+        """Close the batch without a commit: its requests get `exc`."""
         if self._batch is batch:
             self._batch = None
         if not batch.committed.done():
             batch.committed.set_exception(exc)
             # Waiters see it; a batch nobody waits for must not warn at garbage collection.
             batch.committed.exception()
-        self._drop_held()
 
 
 def _ended() -> RuntimeError:
