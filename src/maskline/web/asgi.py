@@ -31,7 +31,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
 
-# What runs a synchronous request's transaction again, should its batch be rolled back (Replay).
+# What runs the request again from the start, should its batch be rolled back (Replay).
 _again: ContextVar[tuple[Route, Request, str | None] | None] = ContextVar(
     "maskline_again", default=None
 )
