@@ -66,7 +66,7 @@ def create_session(http: httpx.Client, service_sid: str) -> httpx.Response:
 
 
 def test_requests_recover_after_postgresql_ends_the_connections(
-    server: Server, tmp_path: Path
+    server: Server,
 ) -> None:
     http = server.http()
     service = http.post("/v1/Services", data={"UniqueName": unique("svc")}).json()
@@ -146,7 +146,9 @@ class PgBouncer:
                 return self
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"pgbouncer exited: {self.process.stderr}") from None
+                    _out, err = self.process.communicate()
+                    message = err.decode(errors="replace")
+                    raise RuntimeError(f"pgbouncer exited: {message}") from None
                 time.sleep(0.05)
         raise RuntimeError("pgbouncer did not start")
 

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 
 from maskline.callbacks.tables import PENDING, callback_attempts, callbacks
 from maskline.db import fast
+from maskline.db.leases import lease
 from maskline.db.paging import fetch_page
 from maskline.wakeups import note_due
 from maskline.web.paging import PageRequest
@@ -39,12 +40,7 @@ def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Any
     serialises writers, so the same statement is safe there too.
     """
     rows = fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
-    if rows:
-        conn.execute(
-            update(callbacks)
-            .where(callbacks.c.id.in_([row.id for row in rows]))
-            .values(leased_until=now + lease_ms, attempts=callbacks.c.attempts + 1)
-        )
+    lease(conn, callbacks, rows, now + lease_ms)
     return rows
 
 

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import Connection, Select, bindparam, delete, insert, or_, select, update
 
 from maskline.db import fast
+from maskline.db.leases import lease
 from maskline.jobs.tables import jobs
 from maskline.wakeups import note_due
 
@@ -56,12 +57,8 @@ def claim_due(
     nothing is left behind when it rolls back.
     """
     rows = fast.all_rows(conn, _due_query(tuple(sorted(kinds))), {"now": now, "limit": limit})
-    if rows and lease_ms is not None:
-        conn.execute(
-            update(jobs)
-            .where(jobs.c.id.in_([row.id for row in rows]))
-            .values(leased_until=now + lease_ms, attempts=jobs.c.attempts + 1)
-        )
+    if lease_ms is not None:
+        lease(conn, jobs, rows, now + lease_ms)
     return rows
 
 
