@@ -89,8 +89,11 @@ def _run(
     conn: Connection, statement: ClauseElement, params: Params, keys: tuple[str, ...] = ()
 ) -> tuple[_Plan, Any]:
     plan = _plan(statement, conn.dialect, keys)
-    driver = conn.connection.driver_connection
-    assert driver is not None
+    # Both drivers are synchronous: the driver's own connection is the pooled connection's
+    # `dbapi_connection`, a plain attribute (`driver_connection` finds the same object
+    # through two properties and a call into the dialect, which cost more than the plan's
+    # lookup).
+    driver: Any = conn.connection.dbapi_connection
     if plan.postgresql is not None:
         try:
             return plan, plan.postgresql.execute(driver, plan.arguments(params))
@@ -167,8 +170,7 @@ def write_many(conn: Connection, statement: ClauseElement, rows: Sequence[Params
     if not rows:
         return
     plan = _plan(statement, conn.dialect, tuple(rows[0]))
-    driver = conn.connection.driver_connection
-    assert driver is not None
+    driver: Any = conn.connection.dbapi_connection
     value_sets = [plan.arguments(params) for params in rows]
     if plan.postgresql is not None:
         try:

@@ -27,7 +27,6 @@ def resource_status_changed(
     """A carrier message or call changed status: update the legs that carry it, call back."""
     now = clock.now_ms()
     for row in store.interactions_with_resource(conn, resource_sid):
-        callback_url = row.service_callback_url
         values: dict[str, Any] = {"date_updated": now}
         if row.inbound_resource_sid == resource_sid:
             values["inbound_resource_status"] = status
@@ -36,6 +35,8 @@ def resource_status_changed(
             if row.type == "voice" and duration is not None:
                 values["data"] = voice_data(duration)
         store.update_interaction(conn, row.sid, values)
-        enqueue_interaction(
-            conn, now=now, callback_url=callback_url, interaction=row._replace(**values)
-        )
+        callback_url = row.service_callback_url
+        if callback_url:
+            # Read whole, as it is now, for the callback's parameters.
+            interaction = store.get_interaction_by_sid(conn, row.sid)
+            enqueue_interaction(conn, now=now, callback_url=callback_url, interaction=interaction)

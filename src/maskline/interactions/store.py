@@ -18,9 +18,16 @@ _MESSAGE_INTERACTION = select(interactions).where(
     interactions.c.participant_sid == bindparam("participant_sid"),
 )
 _BY_SID = select(interactions).where(interactions.c.sid == bindparam("sid"))
-# With the service's callback_url, which a status change calls.
+# The legs a status change touches, with the service's callback_url: what it needs to decide,
+# and no more (the whole row is read only for a callback).
 _WITH_RESOURCE = (
-    select(interactions, services.c.callback_url.label("service_callback_url"))
+    select(
+        interactions.c.sid,
+        interactions.c.type,
+        interactions.c.inbound_resource_sid,
+        interactions.c.outbound_resource_sid,
+        services.c.callback_url.label("service_callback_url"),
+    )
     .outerjoin(services, services.c.sid == interactions.c.service_sid)
     .where(
         (interactions.c.inbound_resource_sid == bindparam("resource_sid"))
@@ -78,8 +85,9 @@ def list_message_interactions(
 
 
 def interactions_with_resource(conn: Connection, resource_sid: str) -> list[Any]:
-    """Interactions whose inbound or outbound leg is this carrier message or call, each with
-    its service's callback_url (`service_callback_url`, None once the service is gone)."""
+    """Interactions whose inbound or outbound leg is this carrier message or call: `sid`,
+    `type`, the two legs' resource SIDs and the service's callback_url (`service_callback_url`,
+    None once the service is gone)."""
     return fast.all_rows(conn, _WITH_RESOURCE, {"resource_sid": resource_sid})
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberDesc
+from phonenumbers import PhoneMetadata, PhoneNumberDesc
 
 NANP = 1
 # Lengths a national significant number can have (ITU-T E.164 allows 15 digits in all).
@@ -30,28 +30,30 @@ def phone_facts(text: str) -> PhoneFacts | None:
     """Facts of a valid E.164 number (`+` and digits), or None when it is not one."""
     if not text.startswith("+") or not text[1:].isdigit() or len(text) > 16:
         return None
-    number = _from_e164(text[1:])
-    if number is None:
+    split = _split_e164(text[1:])
+    if split is None:
         return None
-    region = _valid_region(number)
+    code, national = split
+    region = _valid_region(code, national)
     if region is None:
         return None
-    national = phonenumbers.national_significant_number(number)
     return PhoneFacts(
         e164=text,
         iso_country=region,
-        calling_code=int(number.country_code or 0),
-        area_code=national[:3] if number.country_code == NANP else None,
+        calling_code=code,
+        area_code=national[:3] if code == NANP else None,
     )
 
 
-def _from_e164(digits: str) -> PhoneNumber | None:
-    """The number that E.164 digits spell, or None when no country calling code starts them.
+def _split_e164(digits: str) -> tuple[int, str] | None:
+    """The country calling code and national significant number that E.164 digits spell, or
+    None when no calling code starts them.
 
     `phonenumbers.parse` accepts every way people write numbers, and that generality costs
     most of a validation. An E.164 string has one reading: a calling code of one to three
-    digits (no code is the prefix of another), then the national significant number, whose
-    leading zeros (Italy's fixed lines, for one) are kept as such.
+    digits (no code is the prefix of another), then the national significant number as it is
+    written, leading zeros (Italy's fixed lines, for one) included: what phonenumbers'
+    `national_significant_number` gives back for the number it would parse.
     """
     if digits.startswith("0"):
         return None
@@ -64,18 +66,10 @@ def _from_e164(digits: str) -> PhoneNumber | None:
     national = digits[size:]
     if not _NSN_MIN <= len(national) <= _NSN_MAX:
         return None
-    number = PhoneNumber(country_code=code, national_number=int(national))
-    zeros = len(national) - len(national.lstrip("0"))
-    if zeros and len(national) > 1:
-        number.italian_leading_zero = True
-        # An all-zero number keeps its last digit as the number itself.
-        zeros = min(zeros, len(national) - 1)
-        if zeros > 1:
-            number.number_of_leading_zeros = zeros
-    return number
+    return code, national
 
 
-def _valid_region(number: PhoneNumber) -> str | None:
+def _valid_region(code: int, national: str) -> str | None:
     """The region whose numbering plan the number belongs to, if it is valid there.
 
     Where several regions share a calling code (NANP's +1), the region is the first whose
@@ -83,9 +77,7 @@ def _valid_region(number: PhoneNumber) -> str | None:
     checked in that region alone. This is what `region_code_for_number` followed by
     `is_valid_number_for_region` decides, without working out the number's type twice.
     """
-    code = number.country_code or 0
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
-    national = phonenumbers.national_significant_number(number)
     if len(regions) == 1:
         # One region, or "001" for a non-geographic code, whose plan is found by the code.
         region = regions[0]

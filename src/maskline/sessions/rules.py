@@ -290,19 +290,20 @@ def delete_session(conn: Connection, *, service_sid: str, sid: str) -> None:
 
 
 def record_interaction(conn: Connection, *, session: Any, now: int) -> None:
-    """An interaction happened: open becomes in-progress and the TTL starts again."""
-    store.update_session(
-        conn,
-        session.sid,
-        {
-            "status": "in-progress" if session.status == "open" else session.status,
-            "date_last_interaction": now,
-            "date_updated": now,
-            "expires_at": expires_at(
-                date_expiry=session.date_expiry,
-                ttl=session.ttl,
-                ttl_base=session.ttl_base,
-                last_interaction=now,
-            ),
-        },
+    """An interaction happened: open becomes in-progress and the TTL starts again.
+
+    Only what changes is written: each column set also rewrites the index entries that hold
+    it, and most sessions have no expiry to move (`expires_at` stays NULL).
+    """
+    values: dict[str, Any] = {"date_last_interaction": now, "date_updated": now}
+    if session.status == "open":
+        values["status"] = "in-progress"
+    deadline = expires_at(
+        date_expiry=session.date_expiry,
+        ttl=session.ttl,
+        ttl_base=session.ttl_base,
+        last_interaction=now,
     )
+    if deadline != session.expires_at:
+        values["expires_at"] = deadline
+    store.update_session(conn, session.sid, values)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -83,18 +83,26 @@ def parse_form(raw: bytes) -> Form:
     form: Form = {}
     if not raw:
         return form
-    text = raw.decode("utf-8")
-    for part in text.split("&"):
+    for part in raw.split(b"&"):
         if not part:
             continue
-        key, sep, value = part.partition("=")
-        name = unquote_plus(key, errors="strict")
-        decoded = unquote_plus(value, errors="strict") if sep else ""
+        key, sep, value = part.partition(b"=")
+        name = _unquote(key)
+        decoded = _unquote(value) if sep else ""
         if "\x00" in name or "\x00" in decoded:
             # Nothing Maskline stores may hold NUL (PostgreSQL refuses it).
             raise FormError(name.replace("\x00", ""), "must not contain NUL characters")
         form.setdefault(name, []).append(decoded)
     return form
+
+
+def _unquote(raw: bytes) -> str:
+    """One form-encoded name or value as text: `+` is a space, `%XX` a byte, and the bytes are
+    UTF-8 (strictly: UnicodeDecodeError otherwise). Escapes are undone on the bytes, which
+    spares the text round trip of `unquote_plus`."""
+    if b"%" in raw or b"+" in raw:
+        raw = unquote_to_bytes(raw.replace(b"+", b" "))
+    return raw.decode("utf-8")
 
 
 def first(form: Form, name: str) -> Any:
