@@ -118,15 +118,27 @@ class Authenticator:
         with self._lock:
             self._cache.clear()
 
-    def authenticate(self, conn: Connection, clock: Clock, header: str | None) -> str | None:
-        if not header or header[:6].lower() != "basic ":
-            return None
-        token = header[6:].strip()
-        key = hashlib.sha256(token.encode()).digest()
-        now = clock.now_ms()
+    def remembered(self, header: str | None, now: int) -> str | None:
+        """The account of credentials verified a short while ago, without the database; None
+        when they must be verified (or are not Basic credentials at all)."""
+        token = _basic_token(header)
+        return None if token is None else self._fresh(_cache_key(token), now)
+
+    def _fresh(self, key: bytes, now: int) -> str | None:
         cached = self._cache.get(key)
         if cached is not None and cached[1] > now:
             return cached[0]
+        return None
+
+    def authenticate(self, conn: Connection, clock: Clock, header: str | None) -> str | None:
+        token = _basic_token(header)
+        if token is None:
+            return None
+        key = _cache_key(token)
+        now = clock.now_ms()
+        remembered = self._fresh(key, now)
+        if remembered is not None:
+            return remembered
         try:
             username, _, password = base64.b64decode(token, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
@@ -152,3 +164,14 @@ class Authenticator:
             if key is not None and _secret_matches(password, key.secret_hash):
                 return str(key.account_sid)
         return None
+
+
+def _basic_token(header: str | None) -> str | None:
+    """The base64 part of a Basic Authorization header, or None for any other header."""
+    if not header or header[:6].lower() != "basic ":
+        return None
+    return header[6:].strip()
+
+
+def _cache_key(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()

@@ -215,6 +215,11 @@ class App:
 
     def _authenticate(self, request: Request, auth_header: str | None) -> None:
         runtime = self.runtime
+        remembered = runtime.authenticator.remembered(auth_header, runtime.clock.now_ms())
+        if remembered is not None:
+            # Verified a moment ago: no transaction to open for it.
+            request.account_sid = remembered
+            return
         waiting = pending_batch.get()
         with runtime.transaction(writes=False, replayable=True) as conn:
             account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
