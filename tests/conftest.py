@@ -12,6 +12,9 @@ import httpx
 import pytest
 from twilio.rest import Client
 
+from maskline.db import migrate
+from maskline.runtime import Runtime
+from maskline.settings import Settings
 from tests.support import ENGINE, Server, new_database_url, postgres, unique
 
 _NUMBER_COUNTER = iter(range(10**6))
@@ -36,6 +39,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = Server(database_url=new_database_url(folder)).start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """Maskline's runtime in the test process, on a fresh, migrated database: for what the
+    HTTP surface cannot reach (the database layer, the worker's jobs)."""
+    runtime = Runtime(Settings(database_url=new_database_url(tmp_path)))
+    migrate.upgrade(runtime.engine)
+    yield runtime
+    runtime.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection, func, select
 
 from maskline import worker
 from maskline.clock import Clock
-from maskline.db import migrate
 from maskline.jobs import store as jobs_store
 from maskline.jobs.tables import jobs
 from maskline.runtime import Runtime
-from maskline.settings import Settings
-from tests.support import new_database_url
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=new_database_url(tmp_path)))
-    migrate.upgrade(runtime.engine)
-    yield runtime
-    runtime.dispose()
 
 
 def _schedule(runtime: Runtime, kind: str, payload: dict[str, Any]) -> None:

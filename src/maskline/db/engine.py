@@ -56,6 +56,25 @@ def create_db_engine(url: str, *, prepare: bool = True, **kwargs: Any) -> Engine
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             libpq.attach(dbapi_connection, prepare)
 
+        # Writes deferred on a connection (db/libpq.py) go out before any statement psycopg
+        # runs on it and before its commit, and are forgotten when it rolls back.
+        @event.listens_for(engine, "before_cursor_execute")
+        def _before_execute(_conn: Any, cursor: Any, *_args: Any) -> None:
+            libpq.flush(cursor.connection)
+
+        @event.listens_for(engine, "commit")
+        def _on_commit(conn: Connection) -> None:
+            libpq.flush(conn.connection.dbapi_connection)
+
+        @event.listens_for(engine, "rollback")
+        def _on_rollback(conn: Connection) -> None:
+            if not (conn.closed or conn.invalidated):
+                libpq.discard(conn.connection.dbapi_connection)
+
+        @event.listens_for(engine, "reset")
+        def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+            libpq.discard(dbapi_connection)
+
     _plain_savepoints(engine)
     return engine
 

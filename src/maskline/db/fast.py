@@ -185,6 +185,35 @@ def write_many(conn: Connection, statement: ClauseElement, rows: Sequence[Params
         raise _wrapped(conn, plan, rows[0], error, driver, cursor) from error
 
 
+def write_later(conn: Connection, statement: ClauseElement, params: Params) -> None:
+    """Run an INSERT, UPDATE or DELETE whose outcome the caller does not read.
+
+    On PostgreSQL it waits on the connection and goes out with the transaction's next
+    statement, or its COMMIT, in the same round trip (db/libpq.py): every later statement
+    sees it, and should it fail, the statement it went out with fails. Only writes that no
+    constraint can refuse in the normal course belong here. On SQLite, which has no round
+    trip to save, it runs now.
+    """
+    plan = _plan(statement, conn.dialect, tuple(params))
+    if plan.postgresql is None:
+        write(conn, statement, params)
+        return
+    driver: Any = conn.connection.dbapi_connection
+    plan.postgresql.defer(driver, [plan.arguments(params)])
+
+
+def write_many_later(conn: Connection, statement: ClauseElement, rows: Sequence[Params]) -> None:
+    """`write_later` once per parameter set; the sets all have the first one's keys."""
+    if not rows:
+        return
+    plan = _plan(statement, conn.dialect, tuple(rows[0]))
+    if plan.postgresql is None:
+        write_many(conn, statement, rows)
+        return
+    driver: Any = conn.connection.dbapi_connection
+    plan.postgresql.defer(driver, [plan.arguments(params) for params in rows])
+
+
 def insert_returning(conn: Connection, statement: ClauseElement, params: Params) -> Any | None:
     """Run an INSERT ... RETURNING; the first value returned, or None when nothing was inserted
     (`ON CONFLICT DO NOTHING` met a conflict)."""

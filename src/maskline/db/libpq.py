@@ -18,6 +18,13 @@ connection and in the same transaction:
 When the connection is not in autocommit and no transaction is open, psycopg would send a
 BEGIN and wait for it before the statement. Here BEGIN goes in one pipeline with the
 statement (and with its PREPARE, the first time): one round trip instead of two or three.
+
+Writes whose outcome nobody reads (`defer`: a counter's update, a record's insert) do not
+wait for a round trip of their own either. They are queued on the connection and go out in
+the pipeline of its next statement, or of its COMMIT, ahead of it and in the order they were
+made, so every later statement sees them. A deferred write that fails fails the statement it
+went out with (the transaction is lost either way); a rollback drops the queue. Statements
+psycopg runs itself (SQLAlchemy's) send the queue first (db/engine.py).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ _COMMAND_OK = pq.ExecStatus.COMMAND_OK
 _PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
 _IDLE = pq.TransactionStatus.IDLE
 _BAD = pq.ConnStatus.BAD
+_OFF = pq.PipelineStatus.OFF
 
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 _names = itertools.count(1)
@@ -66,6 +74,13 @@ class Statement:
 
     def execute_many(self, driver: Any, value_sets: Sequence[Sequence[Any]]) -> None:
         execute_many(driver, self, value_sets)
+
+    def defer(self, driver: Any, value_sets: Sequence[Sequence[Any]]) -> None:
+        defer(driver, self, value_sets)
+
+
+# A statement with the sets of parameters to run it with, as a pipeline sends it.
+_Command = tuple[Statement, list[list[bytes | None]]]
 
 
 class Rows:
@@ -101,13 +116,15 @@ class _Link:
     """What one connection keeps: whether it prepares statements, the ones prepared on it,
     and its loaders."""
 
-    __slots__ = ("encoding", "loader", "prepare", "prepared")
+    __slots__ = ("encoding", "loader", "pending", "prepare", "prepared")
 
     def __init__(self, driver: Any, prepare: bool) -> None:
         self.prepare = prepare
         self.prepared: set[bytes] = set()
         self.loader = Transformer(driver)
         self.encoding: str = driver.info.encoding
+        # Deferred writes, in order: each statement with its sets of parameters.
+        self.pending: list[_Command] = []
 
 
 def attach(driver: Any, prepare: bool) -> None:
@@ -141,19 +158,20 @@ def _text(value: Any, link: _Link) -> bytes | None:
 
 def execute(driver: Any, statement: Statement, values: Sequence[Any]) -> Rows:
     """Run the statement with these values (in `statement.names` order) on the driver's
-    connection, beginning a transaction first when psycopg would have."""
+    connection, after its deferred writes, beginning a transaction first when psycopg would
+    have."""
     pgconn = driver.pgconn
     link = _link(driver)
     params = [_text(value, link) for value in values]
     begin = pgconn.transaction_status == _IDLE and not driver.autocommit
-    if begin:
-        result = _pipelined(pgconn, link, statement, [params], begin)
+    if begin or link.pending:
+        result = _pipelined(pgconn, link, _with_pending(link, statement, [params]), begin)
     elif not link.prepare:
         result = pgconn.exec_params(statement.sql, params)
     elif statement.name in link.prepared:
         result = pgconn.exec_prepared(statement.name, params)
     else:
-        result = _pipelined(pgconn, link, statement, [params], begin)
+        result = _pipelined(pgconn, link, [(statement, [params])], begin)
     return _rows(pgconn, link, statement, result)
 
 
@@ -163,7 +181,50 @@ def execute_many(driver: Any, statement: Statement, value_sets: Sequence[Sequenc
     link = _link(driver)
     param_sets = [[_text(value, link) for value in values] for values in value_sets]
     begin = pgconn.transaction_status == _IDLE and not driver.autocommit
-    _rows(pgconn, link, statement, _pipelined(pgconn, link, statement, param_sets, begin))
+    commands = _with_pending(link, statement, param_sets)
+    _rows(pgconn, link, statement, _pipelined(pgconn, link, commands, begin))
+
+
+def defer(driver: Any, statement: Statement, value_sets: Sequence[Sequence[Any]]) -> None:
+    """Queue a write, once per set of values, to go out with the connection's next statement
+    or COMMIT (see the module's docstring). In autocommit there is no transaction to carry
+    it: it runs now."""
+    if driver.autocommit:
+        execute_many(driver, statement, value_sets)
+        return
+    link = _link(driver)
+    param_sets = [[_text(value, link) for value in values] for values in value_sets]
+    link.pending.append((statement, param_sets))
+
+
+def flush(driver: Any) -> None:
+    """Send the deferred writes now, if any: before a statement that does not go through
+    here."""
+    link = _link(driver)
+    if not link.pending:
+        return
+    pgconn = driver.pgconn
+    begin = pgconn.transaction_status == _IDLE and not driver.autocommit
+    commands = link.pending
+    link.pending = []
+    _rows(pgconn, link, commands[-1][0], _pipelined(pgconn, link, commands, begin))
+
+
+def discard(driver: Any) -> None:
+    """Forget the deferred writes: the transaction they belong to is rolled back."""
+    link: _Link | None = getattr(driver, "_maskline_link", None)
+    if link is not None:
+        link.pending = []
+
+
+def _with_pending(
+    link: _Link, statement: Statement, param_sets: list[list[bytes | None]]
+) -> list[_Command]:
+    """The deferred writes, then this statement: the queue is handed over (and emptied)."""
+    commands = link.pending
+    link.pending = []
+    commands.append((statement, param_sets))
+    return commands
 
 
 def _rows(pgconn: Any, link: _Link, statement: Statement, result: Any) -> Rows:
@@ -182,45 +243,55 @@ def _rows(pgconn: Any, link: _Link, statement: Statement, result: Any) -> Rows:
 def _pipelined(
     pgconn: Any,
     link: _Link,
-    statement: Statement,
-    param_sets: list[list[bytes | None]],
+    commands: list[_Command],
     begin: bool,
+    tail: bytes | None = None,
 ) -> pq.abc.PGresult | None:
-    """BEGIN (when asked), PREPARE (when not done yet) and the statement, once per set of
-    parameters, in one round trip; the last run's result, or the first failure. None when
-    the connection failed: it is then closed, so that it is given up rather than reused in an
-    unknown state."""
-    prepare = link.prepare and statement.name not in link.prepared
-    commands = begin + prepare + len(param_sets)
+    """BEGIN (when asked), then each statement (with its PREPARE, when not done yet) once per
+    set of its parameters, then `tail` (COMMIT) if any, all in one round trip: the result of
+    the last, or the first failure. None when the connection failed: it is then closed, so
+    that it is given up rather than reused in an unknown state."""
+    # What each command sent prepares (its name), or None: a PREPARE that succeeded is
+    # remembered, whatever came after it (prepared statements outlive a rollback).
+    sent: list[bytes | None] = []
     results: list[pq.abc.PGresult] = []
     pgconn.enter_pipeline_mode()
     try:
         if begin:
             pgconn.send_query_params(b"BEGIN", None)
-        if prepare:
-            pgconn.send_prepare(statement.name, statement.sql)
-        for params in param_sets:
-            if link.prepare:
-                pgconn.send_query_prepared(statement.name, params)
-            else:
-                pgconn.send_query_params(statement.sql, params)
+            sent.append(None)
+        for statement, param_sets in commands:
+            name = statement.name
+            if link.prepare and name not in link.prepared and name not in sent:
+                pgconn.send_prepare(name, statement.sql)
+                sent.append(name)
+            for params in param_sets:
+                if link.prepare:
+                    pgconn.send_query_prepared(name, params)
+                else:
+                    pgconn.send_query_params(statement.sql, params)
+                sent.append(None)
+        if tail is not None:
+            pgconn.send_query_params(tail, None)
+            sent.append(None)
         pgconn.pipeline_sync()
-        for _ in range(commands):
+        for _ in sent:
             result = pgconn.get_result()
             if result is None:
                 break
             results.append(result)
             pgconn.get_result()  # the end of that command's results
         synced = pgconn.get_result()
-        if len(results) == commands and synced is not None and synced.status == _PIPELINE_SYNC:
+        if len(results) == len(sent) and synced is not None and synced.status == _PIPELINE_SYNC:
             pgconn.exit_pipeline_mode()
     except OperationalError:
         pass
-    if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+    if pgconn.pipeline_status != _OFF:
         pgconn.finish()
         return None
-    if prepare and results[begin].status == _COMMAND_OK:
-        link.prepared.add(statement.name)
+    for preparing, result in zip(sent, results, strict=False):
+        if preparing is not None and result.status == _COMMAND_OK:
+            link.prepared.add(preparing)
     for result in results[:-1]:
         if result.status not in (_COMMAND_OK, _TUPLES_OK):
             return result
@@ -230,9 +301,10 @@ def _pipelined(
 def _error(result: pq.abc.PGresult, link: _Link, statement: Statement) -> Exception:
     error = errors.error_from_result(result, encoding=link.encoding)
     if isinstance(error, errors.InvalidSqlStatementName):
-        # The server no longer knows the statement (say, a pooler gave us another backend):
-        # it is prepared again on its next run.
-        link.prepared.discard(statement.name)
+        # The server no longer knows a statement (say, a pooler gave us another backend): the
+        # failure may be a deferred write's, so every statement is prepared again on its next
+        # run.
+        link.prepared.clear()
     return error
 
 
@@ -242,12 +314,20 @@ def _lost(pgconn: Any) -> str:
 
 
 def commit(driver: Any) -> None:
-    """COMMIT the open transaction, if any, as psycopg's `commit()` does."""
+    """COMMIT the open transaction, if any, as psycopg's `commit()` does; deferred writes go
+    out in the same round trip, ahead of it."""
     pgconn = driver.pgconn
-    if pgconn.transaction_status == _IDLE:
+    link = _link(driver)
+    if link.pending:
+        begin = pgconn.transaction_status == _IDLE and not driver.autocommit
+        commands = link.pending
+        link.pending = []
+        result = _pipelined(pgconn, link, commands, begin, tail=b"COMMIT")
+    elif pgconn.transaction_status == _IDLE:
         return
-    result = pgconn.exec_(b"COMMIT")
+    else:
+        result = pgconn.exec_(b"COMMIT")
     if result is None or pgconn.status == _BAD:
         raise OperationalError(_lost(pgconn))
     if result.status != _COMMAND_OK:
-        raise errors.error_from_result(result, encoding=_link(driver).encoding)
+        raise errors.error_from_result(result, encoding=link.encoding)

@@ -193,6 +193,7 @@ class Transactions:
     def _rollback(self, held: _Held) -> None:
         try:
             if held.usable():
+                held.discard()
                 held.driver.rollback()
         except Exception:
             log.exception("rollback failed; the connection is dropped")
@@ -348,10 +349,13 @@ class _Held:
         # COMMIT: sqlite3's own; on PostgreSQL straight to libpq (db/libpq.py), imported only
         # there so that a SQLite server never loads psycopg.
         self.commit: Callable[[], None] = driver.commit
+        self.discard: Callable[[], None] = lambda: None
         if not self.sqlite:
             from maskline.db import libpq
 
+            # Writes deferred in a transaction go out with its COMMIT, or go when it rolls back.
             self.commit = lambda: libpq.commit(driver)
+            self.discard = lambda: libpq.discard(driver)
 
     def usable(self) -> bool:
         conn = self.conn

@@ -52,11 +52,11 @@ def get_message_interaction(conn: Connection, participant_sid: str, sid: str) ->
 
 
 def insert_interaction(conn: Connection, values: dict[str, Any]) -> None:
-    fast.write(conn, _INSERT, values)
+    fast.write_later(conn, _INSERT, values)
 
 
 def update_interaction(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    fast.write(conn, _UPDATE, {**values, "where_sid": sid})
+    fast.write_later(conn, _UPDATE, {**values, "where_sid": sid})
 
 
 def delete_interaction(conn: Connection, sid: str) -> None:

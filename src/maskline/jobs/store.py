@@ -36,7 +36,7 @@ def schedule_all(
         }
         for due_at, payload in steps
     ]
-    fast.write_many(conn, _INSERT, rows)
+    fast.write_many_later(conn, _INSERT, rows)
     for due_at, _ in steps:
         note_due(conn, due_at)
 
@@ -91,7 +91,7 @@ def finish(conn: Connection, job_id: int) -> None:
 
 
 def finish_all(conn: Connection, job_ids: list[int]) -> None:
-    fast.write_many(conn, _FINISH, [{"job_id": job_id} for job_id in job_ids])
+    fast.write_many_later(conn, _FINISH, [{"job_id": job_id} for job_id in job_ids])
 
 
 def reschedule(conn: Connection, job_id: int, *, due_at: int, payload: dict[str, Any]) -> None:

@@ -71,7 +71,7 @@ def release_service_numbers(conn: Connection, service_sid: str) -> None:
 
 
 def change_in_use(conn: Connection, number_sid: str, delta: int) -> None:
-    fast.write(conn, _IN_USE_DELTA, {"number_sid": number_sid, "delta": delta})
+    fast.write_later(conn, _IN_USE_DELTA, {"number_sid": number_sid, "delta": delta})
 
 
 def use_pool_number(conn: Connection, number_sid: str, service_sid: str) -> bool:

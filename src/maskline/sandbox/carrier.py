@@ -83,7 +83,7 @@ class SandboxCarrier:
             date_created=now,
             date_updated=now,
         )
-        fast.write(conn, _INSERT_MESSAGE, message._asdict())
+        fast.write_later(conn, _INSERT_MESSAGE, message._asdict())
         return message
 
     def send_message(
@@ -213,7 +213,7 @@ _MESSAGE_STATUS = (
 def apply_message_status(conn: Connection, clock: Clock, payload: dict[str, Any]) -> None:
     sid, status = payload["sid"], payload["status"]
     values = {"where_sid": sid, "status": status, "date_updated": clock.now_ms()}
-    fast.write(conn, _MESSAGE_STATUS, values)
+    fast.write_later(conn, _MESSAGE_STATUS, values)
     resource_status_changed(conn, clock, resource_sid=sid, status=status)
 
 

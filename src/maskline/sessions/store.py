@@ -96,7 +96,7 @@ def insert_session(conn: Connection, values: dict[str, Any]) -> Any | None:
 
 
 def update_session(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    fast.write(conn, _UPDATE, {**values, "where_sid": sid})
+    fast.write_later(conn, _UPDATE, {**values, "where_sid": sid})
 
 
 def delete_session(conn: Connection, sid: str) -> None:

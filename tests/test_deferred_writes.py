@@ -1,0 +1,82 @@
+"""Writes whose outcome nobody reads wait for the transaction's next statement or its COMMIT.
+
+On PostgreSQL `fast.write_later` queues the write on the connection and sends it in one round
+trip with whatever goes out next (db/libpq.py); on SQLite it runs at once. Either way a later
+statement of the transaction sees it, a failure in it fails the transaction and leaves
+nothing of it, and a rollback forgets it, so it can never land in the next transaction.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, func, insert, select
+
+from maskline.db import fast
+from maskline.jobs.tables import jobs
+from maskline.runtime import Runtime
+
+_INSERT = insert(jobs)
+_COUNT = select(func.count()).select_from(jobs).where(jobs.c.kind.like("test.%"))
+NOT_NULL = "(?i)not[ -]null"  # SQLite: NOT NULL constraint failed; PostgreSQL: not-null
+
+
+def job(kind: str | None, n: int = 0) -> dict[str, object]:
+    return {"kind": kind, "payload": f'{{"n":{n}}}', "due_at": 0, "attempts": 0, "date_created": 0}
+
+
+def count(conn: Connection) -> int:
+    return int(fast.scalar(conn, _COUNT, {}) or 0)
+
+
+def committed(runtime: Runtime) -> int:
+    with runtime.transaction(writes=False) as conn:
+        return count(conn)
+
+
+def test_later_statements_see_deferred_writes_and_the_commit_keeps_them(
+    runtime: Runtime,
+) -> None:
+    with runtime.transaction() as conn:
+        fast.write_later(conn, _INSERT, job("test.a"))
+        fast.write_many_later(conn, _INSERT, [job("test.b", 1), job("test.b", 2)])
+        assert count(conn) == 3
+        # A statement through SQLAlchemy (psycopg's own cursor) sees them too.
+        fast.write_later(conn, _INSERT, job("test.c"))
+        assert conn.execute(_COUNT).scalar_one() == 4
+        fast.write_later(conn, _INSERT, job("test.d"))  # goes out with the COMMIT
+    assert committed(runtime) == 5
+
+
+def test_a_failing_deferred_write_fails_its_transaction_and_leaves_nothing(
+    runtime: Runtime,
+) -> None:
+    with pytest.raises(Exception, match=NOT_NULL), runtime.transaction() as conn:
+        fast.write(conn, _INSERT, job("test.kept-only-if-all-is"))
+        fast.write_later(conn, _INSERT, job(None))
+        count(conn)  # on PostgreSQL the failure surfaces here, with this statement
+    assert committed(runtime) == 0
+    # The connection serves the next transaction.
+    with runtime.transaction() as conn:
+        fast.write_later(conn, _INSERT, job("test.after"))
+    assert committed(runtime) == 1
+
+
+def test_a_deferred_write_that_fails_at_the_commit_leaves_nothing(runtime: Runtime) -> None:
+    with pytest.raises(Exception, match=NOT_NULL), runtime.transaction() as conn:
+        fast.write_later(conn, _INSERT, job("test.first"))
+        fast.write_later(conn, _INSERT, job(None))
+    assert committed(runtime) == 0
+    with runtime.transaction() as conn:
+        fast.write_later(conn, _INSERT, job("test.after"))
+    assert committed(runtime) == 1
+
+
+def test_a_rollback_forgets_deferred_writes(runtime: Runtime) -> None:
+    with pytest.raises(RuntimeError), runtime.transaction() as conn:
+        fast.write_later(conn, _INSERT, job("test.rolled-back"))
+        raise RuntimeError("the request failed after its write")
+    # Had the write stayed queued, it would go out with this transaction's first statement.
+    with runtime.transaction() as conn:
+        assert count(conn) == 0
+        fast.write_later(conn, _INSERT, job("test.after"))
+    assert committed(runtime) == 1
