@@ -8,12 +8,16 @@ nothing of it, and a rollback forgets it, so it can never land in the next trans
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from maskline.db import fast
 from maskline.jobs.tables import jobs
 from maskline.runtime import Runtime
+from tests.support import ENGINE
 
 _INSERT = insert(jobs)
 _COUNT = select(func.count()).select_from(jobs).where(jobs.c.kind.like("test.%"))
@@ -80,3 +84,42 @@ def test_a_rollback_forgets_deferred_writes(runtime: Runtime) -> None:
         assert count(conn) == 0
         fast.write_later(conn, _INSERT, job("test.after"))
     assert committed(runtime) == 1
+
+
+def test_a_rolled_back_savepoint_drops_what_was_queued_inside_it(runtime: Runtime) -> None:
+    with runtime.transaction() as conn:
+        fast.write_later(conn, _INSERT, job("test.before"))
+        try:
+            with conn.begin_nested():
+                fast.write_later(conn, _INSERT, job("test.undone"))
+                fast.write_later(conn, _INSERT, job(None))  # would fail, were it sent
+                raise RuntimeError("the savepoint's work failed")
+        except RuntimeError:
+            pass
+        except IntegrityError:
+            # SQLite runs the write at once: it fails there, and the savepoint is undone.
+            assert ENGINE == "sqlite"
+        fast.write_later(conn, _INSERT, job("test.after"))
+    with runtime.transaction(writes=False) as conn:
+        kinds = sorted(conn.execute(select(jobs.c.kind).where(jobs.c.kind.like("test.%"))))
+    assert [kind for (kind,) in kinds] == ["test.after", "test.before"]
+
+
+def test_a_commit_never_reports_a_transaction_postgresql_rolled_back(runtime: Runtime) -> None:
+    """A statement that failed inside a transaction, its error swallowed by the caller."""
+    failed = False
+    try:
+        with runtime.transaction() as conn:
+            fast.write(conn, _INSERT, job("test.kept-only-if-committed"))
+            with contextlib.suppress(IntegrityError):
+                fast.write(conn, _INSERT, job(None))
+    except Exception as exc:
+        failed = True
+        assert ENGINE == "postgresql", exc
+    if ENGINE == "postgresql":
+        # The failure aborted the transaction: its COMMIT rolls back, and says so.
+        assert failed
+        assert committed(runtime) == 0
+    else:
+        # SQLite undoes the failed statement alone; the transaction goes on and commits.
+        assert committed(runtime) == 1

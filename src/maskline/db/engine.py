@@ -71,6 +71,13 @@ def create_db_engine(url: str, *, prepare: bool = True, **kwargs: Any) -> Engine
             if not (conn.closed or conn.invalidated):
                 libpq.discard(conn.connection.dbapi_connection)
 
+        # What is still queued at a ROLLBACK TO was written after the SAVEPOINT (which sent
+        # the queue): it is undone, so it is dropped rather than sent first.
+        @event.listens_for(engine, "rollback_savepoint")
+        def _on_rollback_savepoint(conn: Connection, _name: str, _context: Any) -> None:
+            if not (conn.closed or conn.invalidated):
+                libpq.discard(conn.connection.dbapi_connection)
+
         @event.listens_for(engine, "reset")
         def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
             libpq.discard(dbapi_connection)

@@ -43,6 +43,9 @@ _PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
 _IDLE = pq.TransactionStatus.IDLE
 _BAD = pq.ConnStatus.BAD
 _OFF = pq.PipelineStatus.OFF
+# SQLSTATEs: no prepared statement of that name; one of that name exists already.
+_UNKNOWN_STATEMENT = b"26000"
+_STATEMENT_EXISTS = b"42P05"
 
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 _names = itertools.count(1)
@@ -237,7 +240,8 @@ def _rows(pgconn: Any, link: _Link, statement: Statement, result: Any) -> Rows:
         return Rows(result, loader.load_rows(0, result.ntuples, tuple))
     if status == _COMMAND_OK:
         return Rows(result, [])
-    raise _error(result, link, statement)
+    _note_failure(result, link, statement.name)
+    raise _error(result, link)
 
 
 def _pipelined(
@@ -251,29 +255,31 @@ def _pipelined(
     set of its parameters, then `tail` (COMMIT) if any, all in one round trip: the result of
     the last, or the first failure. None when the connection failed: it is then closed, so
     that it is given up rather than reused in an unknown state."""
-    # What each command sent prepares (its name), or None: a PREPARE that succeeded is
-    # remembered, whatever came after it (prepared statements outlive a rollback).
-    sent: list[bytes | None] = []
+    # For each command sent: the statement name it prepares or runs (None for BEGIN and the
+    # tail), and whether it is that statement's PREPARE.
+    sent: list[tuple[bytes | None, bool]] = []
     results: list[pq.abc.PGresult] = []
     pgconn.enter_pipeline_mode()
     try:
         if begin:
             pgconn.send_query_params(b"BEGIN", None)
-            sent.append(None)
+            sent.append((None, False))
+        preparing: set[bytes] = set()
         for statement, param_sets in commands:
             name = statement.name
-            if link.prepare and name not in link.prepared and name not in sent:
+            if link.prepare and name not in link.prepared and name not in preparing:
                 pgconn.send_prepare(name, statement.sql)
-                sent.append(name)
+                sent.append((name, True))
+                preparing.add(name)
             for params in param_sets:
                 if link.prepare:
                     pgconn.send_query_prepared(name, params)
                 else:
                     pgconn.send_query_params(statement.sql, params)
-                sent.append(None)
+                sent.append((name, False))
         if tail is not None:
             pgconn.send_query_params(tail, None)
-            sent.append(None)
+            sent.append((None, False))
         pgconn.pipeline_sync()
         for _ in sent:
             result = pgconn.get_result()
@@ -289,23 +295,36 @@ def _pipelined(
     if pgconn.pipeline_status != _OFF:
         pgconn.finish()
         return None
-    for preparing, result in zip(sent, results, strict=False):
-        if preparing is not None and result.status == _COMMAND_OK:
-            link.prepared.add(preparing)
-    for result in results[:-1]:
-        if result.status not in (_COMMAND_OK, _TUPLES_OK):
-            return result
+    for (owner, is_prepare), result in zip(sent, results, strict=False):
+        if result.status in (_COMMAND_OK, _TUPLES_OK):
+            # A PREPARE that succeeded is kept, whatever came after it: prepared statements
+            # outlive a rollback.
+            if is_prepare and owner is not None:
+                link.prepared.add(owner)
+            continue
+        # The first failure (the commands after it were skipped): this one is reported.
+        _note_failure(result, link, owner)
+        return result
     return results[-1]
 
 
-def _error(result: pq.abc.PGresult, link: _Link, statement: Statement) -> Exception:
-    error = errors.error_from_result(result, encoding=link.encoding)
-    if isinstance(error, errors.InvalidSqlStatementName):
-        # The server no longer knows a statement (say, a pooler gave us another backend): the
-        # failure may be a deferred write's, so every statement is prepared again on its next
-        # run.
-        link.prepared.clear()
-    return error
+def _note_failure(result: pq.abc.PGresult, link: _Link, name: bytes | None) -> None:
+    """Keep the list of prepared statements true to the server after `name` failed."""
+    if name is None:
+        return
+    sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+    if sqlstate == _UNKNOWN_STATEMENT:
+        # The server no longer knows the statement (say, a pooler gave us another backend):
+        # it is prepared again on its next run.
+        link.prepared.discard(name)
+    elif sqlstate == _STATEMENT_EXISTS:
+        # The server has it already (a pooler's backend can outlive our record of it): it
+        # is run from now on.
+        link.prepared.add(name)
+
+
+def _error(result: pq.abc.PGresult, link: _Link) -> Exception:
+    return errors.error_from_result(result, encoding=link.encoding)
 
 
 def _lost(pgconn: Any) -> str:
@@ -330,4 +349,8 @@ def commit(driver: Any) -> None:
     if result is None or pgconn.status == _BAD:
         raise OperationalError(_lost(pgconn))
     if result.status != _COMMAND_OK:
-        raise errors.error_from_result(result, encoding=link.encoding)
+        raise _error(result, link)
+    if result.command_status == b"ROLLBACK":
+        # COMMIT on a transaction an earlier error had aborted: PostgreSQL rolls it back and
+        # says so only in the command tag.
+        raise errors.InFailedSqlTransaction("the transaction had failed; COMMIT rolled it back")
