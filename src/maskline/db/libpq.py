@@ -173,9 +173,11 @@ def execute(driver: Any, statement: Statement, values: Sequence[Any]) -> Rows:
         result = pgconn.exec_params(statement.sql, params)
     elif statement.name in link.prepared:
         result = pgconn.exec_prepared(statement.name, params)
+        if result is not None and result.status not in (_TUPLES_OK, _COMMAND_OK):
+            _note_failure(result, link, statement.name)
     else:
         result = _pipelined(pgconn, link, [(statement, [params])], begin)
-    return _rows(pgconn, link, statement, result)
+    return _rows(pgconn, link, result)
 
 
 def execute_many(driver: Any, statement: Statement, value_sets: Sequence[Sequence[Any]]) -> None:
@@ -185,7 +187,7 @@ def execute_many(driver: Any, statement: Statement, value_sets: Sequence[Sequenc
     param_sets = [[_text(value, link) for value in values] for values in value_sets]
     begin = pgconn.transaction_status == _IDLE and not driver.autocommit
     commands = _with_pending(link, statement, param_sets)
-    _rows(pgconn, link, statement, _pipelined(pgconn, link, commands, begin))
+    _rows(pgconn, link, _pipelined(pgconn, link, commands, begin))
 
 
 def defer(driver: Any, statement: Statement, value_sets: Sequence[Sequence[Any]]) -> None:
@@ -210,7 +212,7 @@ def flush(driver: Any) -> None:
     begin = pgconn.transaction_status == _IDLE and not driver.autocommit
     commands = link.pending
     link.pending = []
-    _rows(pgconn, link, commands[-1][0], _pipelined(pgconn, link, commands, begin))
+    _rows(pgconn, link, _pipelined(pgconn, link, commands, begin))
 
 
 def discard(driver: Any) -> None:
@@ -230,7 +232,7 @@ def _with_pending(
     return commands
 
 
-def _rows(pgconn: Any, link: _Link, statement: Statement, result: Any) -> Rows:
+def _rows(pgconn: Any, link: _Link, result: Any) -> Rows:
     if result is None or pgconn.status == _BAD:
         raise OperationalError(_lost(pgconn))
     status = result.status
@@ -240,7 +242,6 @@ def _rows(pgconn: Any, link: _Link, statement: Statement, result: Any) -> Rows:
         return Rows(result, loader.load_rows(0, result.ntuples, tuple))
     if status == _COMMAND_OK:
         return Rows(result, [])
-    _note_failure(result, link, statement.name)
     raise _error(result, link)
 
 
