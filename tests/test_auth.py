@@ -230,3 +230,17 @@ def test_healthz_needs_no_auth(server: Server) -> None:
         assert response.json() == {"status": "ok"}
         wrong = anonymous.get("/healthz", auth=(ACCOUNT_SID, "wrong"))
         assert wrong.status_code == 200
+
+
+def test_remembered_credentials_admit_no_one_else_on_routing_routes(server: Server) -> None:
+    """The routes that route traffic check remembered credentials before any transaction:
+    a remembered pair lets its owner through, and a wrong password still gets 401."""
+    text = {"From": "+14155550100", "To": "+14155550101", "Body": "hello"}
+    with server.http() as owner:
+        first = owner.post("/sandbox/v1/Messages", data=text)
+        assert first.status_code == 201, first.text
+        with server.http(password=AUTH_TOKEN + "x") as stranger:
+            assert_unauthorized(stranger.post("/sandbox/v1/Messages", data=text))
+        again = owner.post("/sandbox/v1/Messages", data=text)
+        assert again.status_code == 201, again.text
+        assert again.json()["sid"] != first.json()["sid"]

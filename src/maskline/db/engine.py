@@ -66,17 +66,19 @@ def create_db_engine(url: str, *, prepare: bool = True, **kwargs: Any) -> Engine
         def _on_commit(conn: Connection) -> None:
             libpq.flush(conn.connection.dbapi_connection)
 
-        @event.listens_for(engine, "rollback")
-        def _on_rollback(conn: Connection) -> None:
+        def _discard(conn: Connection) -> None:
             if not (conn.closed or conn.invalidated):
                 libpq.discard(conn.connection.dbapi_connection)
+
+        @event.listens_for(engine, "rollback")
+        def _on_rollback(conn: Connection) -> None:
+            _discard(conn)
 
         # What is still queued at a ROLLBACK TO was written after the SAVEPOINT (which sent
         # the queue): it is undone, so it is dropped rather than sent first.
         @event.listens_for(engine, "rollback_savepoint")
         def _on_rollback_savepoint(conn: Connection, _name: str, _context: Any) -> None:
-            if not (conn.closed or conn.invalidated):
-                libpq.discard(conn.connection.dbapi_connection)
+            _discard(conn)
 
         @event.listens_for(engine, "reset")
         def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
