@@ -133,13 +133,8 @@ class App:
             return error_response(InternalError())
         in_request.set(False)
         pending_batch.set(None)
-        route, request, auth_header = again
         try:
-            if route.is_async:
-                if route.auth:
-                    self._authenticate(request, auth_header)
-                return await route.handler(request)  # type: ignore[no-any-return,misc]
-            return self._run(route, request, auth_header)
+            return await self._call(*again)
         except ApiError as error:
             return error_response(error)
         except Exception:
@@ -187,6 +182,10 @@ class App:
             query_string=scope.get("query_string", b"").decode("latin-1"),
         )
         _again.set((route, request, auth_header))
+        return await self._call(route, request, auth_header)
+
+    async def _call(self, route: Route, request: Request, auth_header: str | None) -> Response:
+        """Run the route's handler on the request: the first time, or again (`_again`)."""
         if route.is_async:
             # Its transactions say themselves whether they can run again (routing/inbound.py).
             if route.auth:
