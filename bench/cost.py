@@ -109,6 +109,12 @@ async def _drive(workload: str, count: int) -> float:
     from maskline.runtime import Runtime
     from maskline.settings import Settings
 
+    try:
+        from maskline.db.sqlite_library import skip_memory_statistics
+    except ImportError:  # a version from before it (--src)
+        pass
+    else:
+        skip_memory_statistics()  # as `maskline serve` does before it opens the database
     runtime = Runtime(Settings.from_env())
     prepare(runtime)
     app = create_app(runtime=runtime)

@@ -84,3 +84,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         await runtime.close()
 
     return App(runtime, routes(runtime), on_startup=[startup], on_shutdown=[shutdown])
+
+
+def serve_app() -> App:
+    """The application of one process of `maskline serve --workers N`, built from the
+    environment in a process of its own, where no database is open yet."""
+    from maskline.db.sqlite_library import skip_memory_statistics
+
+    skip_memory_statistics()
+    return create_app()

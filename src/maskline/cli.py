@@ -63,9 +63,12 @@ def serve(
     from maskline.app import create_app
     from maskline.bootstrap import prepare
     from maskline.db.engine import is_sqlite
+    from maskline.db.sqlite_library import skip_memory_statistics
 
     if workers < 1:
         raise click.BadParameter("must be at least 1", param_hint="--workers")
+    # Before anything opens the database (db/sqlite_library.py).
+    skip_memory_statistics()
     overrides = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
     settings = _settings(**overrides)
     logging.basicConfig(
@@ -91,7 +94,7 @@ def serve(
     for name, value in overrides.items():
         if value is not None:
             os.environ["MASKLINE_" + name.upper()] = str(value)
-    uvicorn.run("maskline.app:create_app", factory=True, workers=workers, **common)
+    uvicorn.run("maskline.app:serve_app", factory=True, workers=workers, **common)
 
 
 @main.command("worker")
@@ -103,7 +106,9 @@ def worker_command(database_url: str | None) -> None:
 
     from maskline import worker
     from maskline.bootstrap import prepare
+    from maskline.db.sqlite_library import skip_memory_statistics
 
+    skip_memory_statistics()  # before anything opens the database
     settings = _settings(database_url=database_url)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"

@@ -25,7 +25,6 @@ from maskline.interactions import store as interactions_store
 from maskline.interactions.rules import voice_data
 from maskline.routing import store
 from maskline.runtime import Runtime
-from maskline.services.store import get_service_by_sid
 from maskline.sessions import store as sessions_store
 from maskline.sessions.rules import close_session, closing_reason, record_interaction
 from maskline.sessions.tables import ACTIVE
@@ -155,23 +154,19 @@ def resolve(
     inserts it with its outbound leg in one statement.
     """
     now = clock.now_ms()
-    number = store.number_called(conn, inbound.account_sid, inbound.to)
-    if number is None or number.service_sid is None:
+    called = store.number_called(conn, inbound.account_sid, inbound.to)
+    if called is None:
         return _event(conn, clock, inbound, events.NOT_ROUTED, detail="the number is in no service")
-    service = get_service_by_sid(conn, number.service_sid)
-    assert service is not None
-    sender = store.active_participant(conn, inbound.from_, number.sid)
+    number, service = called
+    sender = store.active_sender(conn, inbound.from_, number.sid)
     session = None
-    if sender is not None:
-        session = sessions_store.get_session_by_sid(conn, sender.session_sid, for_update=True)
-        if session is None or session.status not in ACTIVE:
+    if sender is not None and sender.session.status in ACTIVE:
+        session = sender.session
+        reason = closing_reason(session, now)
+        if reason is not None:
+            # Past its deadline: close it now, even if the worker has not run yet.
+            close_session(conn, clock, session=session, reason=reason)
             session = None
-        else:
-            reason = closing_reason(session, now)
-            if reason is not None:
-                # Past its deadline: close it now, even if the worker has not run yet.
-                close_session(conn, clock, session=session, reason=reason)
-                session = None
     if session is None or sender is None:
         previous = store.last_participant(conn, inbound.from_, number.sid)
         return OutOfSession(service=service, number=number, previous=previous)
@@ -182,7 +177,7 @@ def resolve(
         return _event(conn, clock, inbound, events.CALL_TO_MESSAGE_ONLY, **where)
     if inbound.kind == "message" and is_opt_out(inbound.body):
         return Outcome("opt-out", session_sid=session.sid)
-    recipient = store.other_participant(conn, session.sid, sender.sid)
+    recipient = sender.recipient
     if recipient is None:
         return _event(conn, clock, inbound, events.SESSION_HAS_ONE_PARTICIPANT, **where)
     sid = sids.new_sid(sids.INTERACTION)
