@@ -113,6 +113,12 @@ def _rollback_to_savepoint(connection: Connection, name: str) -> None:
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    # sqlite3 binds a bool as the integer it is, but only after looking for an adapter the
+    # slow way, through two failed attribute lookups whose errors it formats and drops. A
+    # registered one is found at once; SQLite stores the same 0 or 1.
+    import sqlite3  # here: a PostgreSQL server need not load it
+
+    sqlite3.register_adapter(bool, int)
     database = make_url(url).database
     if database and database != ":memory:":
         folder = os.path.dirname(os.path.abspath(database))

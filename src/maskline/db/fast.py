@@ -49,6 +49,12 @@ class _Plan:
             for name, value in (compiled.construct_params(_check=False) or {}).items()
             if value is not None
         }
+        if dialect.name == "sqlite":
+            # As the integers SQLite stores: sqlite3 binds an int at once, a bool only after
+            # looking for an adapter (db/engine.py).
+            for name, value in self.defaults.items():
+                if type(value) is bool:
+                    self.defaults[name] = int(value)
         # qmark drivers (sqlite3) take a tuple in this order; on PostgreSQL, libpq takes the
         # values of `$1`, `$2`... in the order db/libpq.py numbered them.
         names = tuple(compiled.positiontup or ()) if compiled.positional else None

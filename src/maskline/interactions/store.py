@@ -35,6 +35,9 @@ _WITH_RESOURCE = (
     )
 )
 _INSERT = insert(interactions)
+# An interaction's row made from the values just inserted, read like the rows queries return.
+InteractionRow = fast.row_type(interactions)
+_UNSET = dict.fromkeys(column.name for column in interactions.c)
 # SET comes from the parameters' keys; the interaction's SID travels under another name.
 _UPDATE = update(interactions).where(interactions.c.sid == bindparam("where_sid"))
 
@@ -53,6 +56,12 @@ def get_message_interaction(conn: Connection, participant_sid: str, sid: str) ->
 
 def insert_interaction(conn: Connection, values: dict[str, Any]) -> None:
     fast.write_later(conn, _INSERT, values)
+
+
+def inserted_interaction(values: dict[str, Any]) -> Any:
+    """The row `insert_interaction` wrote with these values, without reading it back (its
+    `id` is not known, and nothing reads it)."""
+    return InteractionRow(**{**_UNSET, **values})
 
 
 def update_interaction(conn: Connection, sid: str, values: dict[str, Any]) -> None:

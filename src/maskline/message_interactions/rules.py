@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from maskline import sids
 from maskline.callbacks.rules import enqueue_interaction
@@ -30,7 +30,7 @@ def create_message_interaction(
     body: str | None,
     media_urls: list[str],
     base_url: str,
-) -> Row[Any]:
+) -> Any:
     if not body and not media_urls:
         raise InvalidParameter("Body", "Body or MediaUrl is required")
     if body is not None and len(body) > MAX_BODY:
@@ -55,28 +55,25 @@ def create_message_interaction(
     data: dict[str, Any] = {"body": body or ""}
     if media_urls:
         data["media_urls"] = media_urls
-    store.insert_interaction(
-        conn,
-        {
-            "sid": sid,
-            "account_sid": session.account_sid,
-            "service_sid": session.service_sid,
-            "session_sid": session.sid,
-            "participant_sid": participant.sid,
-            "type": "message",
-            "data": orjson.dumps(data).decode(),
-            "outbound_participant_sid": participant.sid,
-            "outbound_resource_sid": sent.sid or None,
-            "outbound_resource_status": sent.status,
-            "outbound_resource_type": "Message",
-            "outbound_resource_url": sent.url or None,
-            "date_created": now,
-            "date_updated": now,
-        },
-    )
+    values = {
+        "sid": sid,
+        "account_sid": session.account_sid,
+        "service_sid": session.service_sid,
+        "session_sid": session.sid,
+        "participant_sid": participant.sid,
+        "type": "message",
+        "data": orjson.dumps(data).decode(),
+        "outbound_participant_sid": participant.sid,
+        "outbound_resource_sid": sent.sid or None,
+        "outbound_resource_status": sent.status,
+        "outbound_resource_type": "Message",
+        "outbound_resource_url": sent.url or None,
+        "date_created": now,
+        "date_updated": now,
+    }
+    store.insert_interaction(conn, values)
     record_interaction(conn, session=session, now=now)
-    row = store.get_message_interaction(conn, participant.sid, sid)
-    assert row is not None
+    row = store.inserted_interaction(values)
     service = get_service_by_sid(conn, session.service_sid)
     if service is not None:
         enqueue_interaction(conn, now=now, callback_url=service.callback_url, interaction=row)
