@@ -32,6 +32,7 @@ from sqlalchemy import Engine, func, select
 
 from bench import seed, wrk
 from bench.client import Api, basic_auth
+from bench.report import share
 from bench.servers import ACCOUNT_SID, ROOT, TMP, Ceiling, Maskline, Postgres
 from maskline.jobs.tables import jobs
 
@@ -285,12 +286,12 @@ def throughput(stage: Stage, parts: list[str], load: wrk.Load, ceiling: Ceiling)
         ceilings.append(measure_ceiling(ceiling, load))
         beside = (float(ceilings[-2]["rps"]) + float(ceilings[-1]["rps"])) / 2
         figure["ceiling_rps"] = round(beside)
-        figure["ratio"] = round(figure["rps"] / beside, 3)
+        figure["ratio"] = round(figure["rps"] / beside, 4)
         results[name] = figure
         say(
             f"    {figure['rps']:,.0f} req/s, p50 {figure['p50_ms']} ms, "
             f"p99 {figure['p99_ms']} ms, errors {figure['errors']}; "
-            f"{figure['ratio']:.0%} of the ceiling beside it ({beside:,.0f} req/s)"
+            f"{share(figure['ratio'])} of the ceiling beside it ({beside:,.0f} req/s)"
         )
     peak = server.peak_rss_mb()
     stage.stop()
@@ -410,8 +411,8 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                     {
                         "engine": engine_name,
                         "target": f"{LABELS[name]} >= {ratio:.0%} of the ceiling",
-                        "value": f"{value:.0%}"
-                        + ("" if fastest is None else f" ({fastest:.0%} of the fastest)"),
+                        "value": share(value)
+                        + ("" if fastest is None else f" ({share(fastest)} of the fastest)"),
                         "met": value >= ratio,
                     }
                 )
@@ -575,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             fastest = results["ceiling"]["rps"]
             for figures in results["engines"].values():
                 for figure in figures.get("throughput", {}).get("workloads", {}).values():
-                    figure["ratio_to_fastest"] = round(figure["rps"] / fastest, 3)
+                    figure["ratio_to_fastest"] = round(figure["rps"] / fastest, 4)
         results["targets"] = evaluate(results)
         noisy = _noise(results)
         if noisy:
