@@ -67,13 +67,13 @@ def serve(
 
     if workers < 1:
         raise click.BadParameter("must be at least 1", param_hint="--workers")
-    # Before anything opens the database (db/sqlite_library.py).
-    skip_memory_statistics()
     overrides = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
     settings = _settings(**overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    if is_sqlite(settings.database_url):
+        skip_memory_statistics()  # before anything opens the database (db/sqlite_library.py)
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=is_sqlite(settings.database_url))
     runtime.dispose()
@@ -106,13 +106,15 @@ def worker_command(database_url: str | None) -> None:
 
     from maskline import worker
     from maskline.bootstrap import prepare
+    from maskline.db.engine import is_sqlite
     from maskline.db.sqlite_library import skip_memory_statistics
 
-    skip_memory_statistics()  # before anything opens the database
     settings = _settings(database_url=database_url)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    if is_sqlite(settings.database_url):
+        skip_memory_statistics()  # before anything opens the database
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=False, login=False)
 
