@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumberDesc
@@ -15,8 +15,10 @@ _NSN_MIN = 2
 _NSN_MAX = 17
 
 
-@dataclass(frozen=True)
-class PhoneFacts:
+class PhoneFacts(NamedTuple):
+    """Immutable; a named tuple because a number seen for the first time builds one, and a
+    frozen dataclass takes four times as long to."""
+
     e164: str
     iso_country: str | None
     calling_code: int
@@ -120,7 +122,10 @@ def _valid_in(national: str, plan: PhoneMetadata | None) -> bool:
     general, kinds = _plan_checks(plan)
     if not _fits(national, general):
         return False
-    return any(_fits(national, kind) for kind in kinds)
+    for kind in kinds:  # noqa: SIM110 (any() over a generator costs more than the match)
+        if _fits(national, kind):
+            return True
+    return False
 
 
 # A description of numbers, as phonenumbers matches it: the lengths it allows (empty: any) and
