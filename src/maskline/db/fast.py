@@ -95,6 +95,11 @@ def _run(
     conn: Connection, statement: ClauseElement, params: Params, keys: tuple[str, ...] = ()
 ) -> tuple[_Plan, Any]:
     plan = _plan(statement, conn.dialect, keys)
+    return plan, _execute(conn, plan, params)
+
+
+def _execute(conn: Connection, plan: _Plan, params: Params) -> Any:
+    """Run the plan: the cursor on SQLite, the rows on PostgreSQL."""
     # Both drivers are synchronous: the driver's own connection is the pooled connection's
     # `dbapi_connection`, a plain attribute (`driver_connection` finds the same object
     # through two properties and a call into the dialect, which cost more than the plan's
@@ -102,7 +107,7 @@ def _run(
     driver: Any = conn.connection.dbapi_connection
     if plan.postgresql is not None:
         try:
-            return plan, plan.postgresql.execute(driver, plan.arguments(params))
+            return plan.postgresql.execute(driver, plan.arguments(params))
         except Exception as error:
             raise _wrapped(conn, plan, params, error, driver, None) from error
     cursor = driver.cursor()
@@ -110,7 +115,7 @@ def _run(
         cursor.execute(plan.sql, plan.arguments(params))
     except Exception as error:
         raise _wrapped(conn, plan, params, error, driver, cursor) from error
-    return plan, cursor
+    return cursor
 
 
 def _wrapped(
@@ -173,9 +178,11 @@ def write(conn: Connection, statement: ClauseElement, params: Params) -> int:
 def write_many(conn: Connection, statement: ClauseElement, rows: Sequence[Params]) -> None:
     """Run an INSERT, UPDATE or DELETE once per parameter set, in one driver call; the sets
     all have the first one's keys."""
-    if not rows:
-        return
-    plan = _plan(statement, conn.dialect, tuple(rows[0]))
+    if rows:
+        _execute_many(conn, _plan(statement, conn.dialect, tuple(rows[0])), rows)
+
+
+def _execute_many(conn: Connection, plan: _Plan, rows: Sequence[Params]) -> None:
     driver: Any = conn.connection.dbapi_connection
     value_sets = [plan.arguments(params) for params in rows]
     if plan.postgresql is not None:
@@ -202,7 +209,7 @@ def write_later(conn: Connection, statement: ClauseElement, params: Params) -> N
     """
     plan = _plan(statement, conn.dialect, tuple(params))
     if plan.postgresql is None:
-        write(conn, statement, params)
+        _execute(conn, plan, params)
         return
     driver: Any = conn.connection.dbapi_connection
     plan.postgresql.defer(driver, [plan.arguments(params)])
@@ -214,7 +221,7 @@ def write_many_later(conn: Connection, statement: ClauseElement, rows: Sequence[
         return
     plan = _plan(statement, conn.dialect, tuple(rows[0]))
     if plan.postgresql is None:
-        write_many(conn, statement, rows)
+        _execute_many(conn, plan, rows)
         return
     driver: Any = conn.connection.dbapi_connection
     plan.postgresql.defer(driver, [plan.arguments(params) for params in rows])
