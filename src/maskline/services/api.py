@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from maskline.errors import InvalidParameter
-from maskline.services import rules
+from maskline.services import rules, store
 from maskline.services.render import render_service
 from maskline.services.store import list_services as query_services
-from maskline.sids import SERVICE
+from maskline.sids import SERVICE, is_sid
 from maskline.web import params
 from maskline.web.paging import page_request, render_page
 from maskline.web.request import Form, Request
@@ -23,6 +23,17 @@ def service_sid_of(req: Request) -> str:
 
 def fetch_service_row(req: Request) -> Any:
     return rules.fetch_service(req.conn, account_sid=req.account_sid, sid=req.params["service"])
+
+
+def fetch_session_settings(req: Request) -> Any:
+    """What creating a session reads of the service in the path (store.get_session_settings);
+    a service named otherwise than by SID, or not found, takes the whole lookup."""
+    key = req.params["service"]
+    if is_sid(key, SERVICE):
+        row = store.get_session_settings(req.conn, req.account_sid, key)
+        if row is not None:
+            return row
+    return fetch_service_row(req)
 
 
 def _settings(form: Form) -> dict[str, Any]:

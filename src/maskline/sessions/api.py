@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from maskline.errors import InvalidParameter
-from maskline.services.api import fetch_service_row, service_sid_of
+from maskline.services.api import fetch_service_row, fetch_session_settings, service_sid_of
 from maskline.sessions import rules
 from maskline.sessions.render import render_session
 from maskline.sessions.store import get_session_in_account
@@ -37,7 +37,7 @@ def fetch_session_row(req: Request, *, for_update: bool = False) -> Any:
 
 def create_session(req: Request) -> Response:
     form = req.form
-    service = fetch_service_row(req)
+    service = fetch_session_settings(req)
     unique_name = params.text(form, "UniqueName", max_length=191)
     if unique_name is not None and unique_name.startswith(SESSION) and len(unique_name) == 34:
         raise InvalidParameter("UniqueName", "must not look like a Session SID")
