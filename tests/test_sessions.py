@@ -72,6 +72,22 @@ def test_create_session_raw_is_201_with_spec_shape(service: Any, api: httpx.Clie
     assert isinstance(body["date_started"], str) and body["date_started"].endswith("Z")
 
 
+def test_create_session_in_a_service_named_by_unique_name(client: Client) -> None:
+    # By SID, CreateSession reads a few of the service's settings; by unique name it takes
+    # the whole lookup. Both give the session the same service, TTL and numbers.
+    name = unique("svc")
+    service = client.proxy.v1.services.create(unique_name=name, default_ttl=600)
+    (number,) = add_numbers(client, service.sid, 1)
+    a, b = next_number("206"), next_number("303")
+    session = client.proxy.v1.services(name).sessions.create(participants=participants_json(a, b))
+    assert session.service_sid == service.sid
+    assert session.ttl == 600
+    listed = client.proxy.v1.services(service.sid).sessions(session.sid).participants.list()
+    assert {p.proxy_identifier for p in listed} == {number.phone_number}
+    proxy_error(lambda: client.proxy.v1.services(unique("missing")).sessions.create(), 404, 20404)
+    proxy_error(lambda: client.proxy.v1.services("KS" + "0" * 32).sessions.create(), 404, 20404)
+
+
 def test_create_with_unique_name_ttl_and_mode(client: Client, service: Any) -> None:
     name = unique("order")
     sessions = client.proxy.v1.services(service.sid).sessions

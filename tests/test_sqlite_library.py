@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from maskline.db.sqlite_library import _loaded_library
+from tests.support import Server
 
 pytestmark = pytest.mark.skipif(
     _loaded_library() is None,
@@ -60,3 +61,16 @@ def test_statistics_count_allocations_when_left_on(tmp_path: Path) -> None:
     assert took == "None"
     assert count == "1111"
     assert int(used) > 0
+
+
+def test_a_sqlite_server_turns_the_statistics_off(tmp_path: Path) -> None:
+    # `maskline serve` on SQLite makes the call before it opens the database, and says so.
+    server = Server(
+        database_url=f"sqlite:///{tmp_path / 'served.db'}", env={"MASKLINE_LOG_LEVEL": "debug"}
+    ).start()
+    try:
+        service = server.client().proxy.v1.services.create(unique_name="statistics")
+        assert service.sid.startswith("KS")
+    finally:
+        server.stop()
+    assert "SQLite memory statistics off" in server.log()
