@@ -109,13 +109,15 @@ async def _drive(workload: str, count: int) -> float:
     from maskline.runtime import Runtime
     from maskline.settings import Settings
 
+    settings = Settings.from_env()
     try:
         from maskline.db.sqlite_library import skip_memory_statistics
     except ImportError:  # a version from before it (--src)
         pass
     else:
-        skip_memory_statistics()  # as `maskline serve` does before it opens the database
-    runtime = Runtime(Settings.from_env())
+        # As `maskline serve` does before it opens the database.
+        skip_memory_statistics(settings.database_url)
+    runtime = Runtime(settings)
     prepare(runtime)
     app = create_app(runtime=runtime)
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

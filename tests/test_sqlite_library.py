@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(
 _PROGRAM = """
 import ctypes, sqlite3, sys
 from maskline.db.sqlite_library import _loaded_library, skip_memory_statistics
-took = skip_memory_statistics() if sys.argv[1] == "skip" else None
+urls = {"skip": "sqlite:///" + sys.argv[2], "postgresql": "postgresql://localhost/maskline"}
+took = skip_memory_statistics(urls[sys.argv[1]]) if sys.argv[1] in urls else None
 library = ctypes.CDLL(_loaded_library())
 library.sqlite3_memory_used.restype = ctypes.c_int64
 db = sqlite3.connect(sys.argv[2])
@@ -74,3 +75,10 @@ def test_a_sqlite_server_turns_the_statistics_off(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert "SQLite memory statistics off" in server.log()
+
+
+def test_a_postgresql_server_leaves_the_library_alone(tmp_path: Path) -> None:
+    took, count, used = _run("postgresql", f"{tmp_path}/pg.db")
+    assert took == "False"
+    assert count == "1111"
+    assert int(used) > 0

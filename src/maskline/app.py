@@ -95,10 +95,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 def serve_app() -> App:
     """The application of one process of `maskline serve --workers N`, built from the
     environment in a process of its own, where no database is open yet."""
-    from maskline.db.engine import is_sqlite
     from maskline.db.sqlite_library import skip_memory_statistics
 
     settings = Settings.from_env()
-    if is_sqlite(settings.database_url):
-        skip_memory_statistics()
+    skip_memory_statistics(settings.database_url)
     return create_app(settings)

@@ -72,8 +72,7 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
-    if is_sqlite(settings.database_url):
-        skip_memory_statistics()  # before anything opens the database (db/sqlite_library.py)
+    skip_memory_statistics(settings.database_url)  # before anything opens the database
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=is_sqlite(settings.database_url))
     runtime.dispose()
@@ -106,15 +105,13 @@ def worker_command(database_url: str | None) -> None:
 
     from maskline import worker
     from maskline.bootstrap import prepare
-    from maskline.db.engine import is_sqlite
     from maskline.db.sqlite_library import skip_memory_statistics
 
     settings = _settings(database_url=database_url)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
-    if is_sqlite(settings.database_url):
-        skip_memory_statistics()  # before anything opens the database
+    skip_memory_statistics(settings.database_url)  # before anything opens the database
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=False, login=False)
 

@@ -17,6 +17,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from maskline.db.engine import is_sqlite
+
 log = logging.getLogger("maskline.db")
 
 _SQLITE_OK = 0
@@ -41,15 +43,19 @@ def _loaded_library() -> str | None:
     return None
 
 
-def skip_memory_statistics() -> bool:
-    """Turn SQLite's memory statistics off for this process; whether it took.
+def skip_memory_statistics(database_url: str) -> bool:
+    """Turn SQLite's memory statistics off for this process, if it serves this SQLite
+    database; whether it took.
 
-    Call it before anything opens a database in this process. It does nothing where the
-    library cannot be reached (another platform, SQLite built into Python), or twice.
+    Call it before anything opens a database in this process. It does nothing for
+    PostgreSQL (which has no use for loading sqlite3), where the library cannot be reached
+    (another platform, SQLite built into Python), or twice.
     """
     global _applied
     if _applied:
         return True
+    if not is_sqlite(database_url):
+        return False
     path = _loaded_library()
     if path is None:
         return False
