@@ -82,7 +82,8 @@ _DUE = (
 def due_sessions(conn: Connection, now: int, limit: int) -> list[Any]:
     """Active sessions whose deadline has passed, oldest deadline first, locked for closing.
 
-    Closed sessions have no deadline, so the index on `expires_at` holds only live ones.
+    Closed sessions have no deadline, and the index on `expires_at` holds only sessions that
+    have one: live sessions with a TTL or a DateExpiry.
     """
     return fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
 

@@ -1,6 +1,6 @@
 """The sessions table."""
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint, text
 
 from maskline.db.metadata import Millis, RowId, metadata
 
@@ -35,5 +35,11 @@ sessions = Table(
     Column("expires_at", Millis, nullable=True),
     UniqueConstraint("service_sid", "unique_name"),
     Index("ix_sessions_service_order", "service_sid", "id"),
-    Index("ix_sessions_expires_at", "expires_at"),
+    # The expiry sweep's index: only sessions with a deadline, the ones it can close.
+    Index(
+        "ix_sessions_expires_at",
+        "expires_at",
+        sqlite_where=text("expires_at IS NOT NULL"),
+        postgresql_where=text("expires_at IS NOT NULL"),
+    ),
 )
