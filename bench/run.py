@@ -290,7 +290,8 @@ def throughput(stage: Stage, parts: list[str], load: wrk.Load, ceiling: Ceiling)
         results[name] = figure
         say(
             f"    {figure['rps']:,.0f} req/s, p50 {figure['p50_ms']} ms, "
-            f"p99 {figure['p99_ms']} ms, errors {figure['errors']}; "
+            f"p99 {figure['p99_ms']} ms, errors {figure['errors']}, "
+            f"event loop {figure['loop_cpu_us']} µs a request; "
             f"{share(figure['ratio'])} of the ceiling beside it ({beside:,.0f} req/s)"
         )
     peak = server.peak_rss_mb()
@@ -621,7 +622,7 @@ def measure_ceiling(ceiling: Ceiling, load: wrk.Load) -> dict[str, Any]:
         headers=[f"Authorization: {basic_auth()}"],
         load=load,
     )
-    say(f"  ceiling: {figure['rps']:,.0f} req/s")
+    say(f"  ceiling: {figure['rps']:,.0f} req/s, event loop {figure['loop_cpu_us']} µs a request")
     return figure
 
 

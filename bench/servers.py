@@ -41,7 +41,17 @@ def _status_kb(pid: int, field: str) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
+    return _stat_cpu_seconds(f"/proc/{pid}/stat")
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time so far of a process's first thread: the event loop's, which
+    serves every request, apart from helper threads (SQLite's checkpoints)."""
+    return _stat_cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
+
+
+def _stat_cpu_seconds(path: str) -> float:
+    with open(path) as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
@@ -103,6 +113,9 @@ class Process:
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pid)
+
+    def main_thread_cpu_seconds(self) -> float:
+        return main_thread_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
