@@ -247,6 +247,19 @@ def test_fetch_by_sid_and_by_unique_name(client: Client, service: Any, api: http
     assert missing.json()["code"] == 20404
 
 
+def test_a_body_sent_with_a_get_is_ignored(client: Client, service: Any, api: httpx.Client) -> None:
+    session = client.proxy.v1.services(service.sid).sessions.create(unique_name=unique("ride"))
+    path = f"{sessions_path(service.sid)}/{session.sid}"
+    plain = api.get(path)
+    # A form body, larger than one network read, on a kept-alive connection: the answer is the
+    # same, and the connection serves the next request.
+    form = {"Ttl": "60", "Status": "closed", "Pad": "x" * 200_000}
+    with_body = api.request("GET", path, data=form)
+    assert with_body.status_code == plain.status_code == 200
+    assert with_body.json() == plain.json()
+    assert api.get(path).json()["status"] == "open"
+
+
 def test_session_of_another_service_is_not_found(client: Client, service: Any) -> None:
     other = client.proxy.v1.services.create(unique_name=unique("svc"))
     session = client.proxy.v1.services(other.sid).sessions.create(unique_name=unique("s"))

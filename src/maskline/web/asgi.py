@@ -154,7 +154,9 @@ class App:
             response = error_response(error)
             response.headers.append((b"allow", ", ".join(sorted(routes)).encode()))
             return response
-        raw = await self._read_body(receive)
+        # A GET's parameters are in its query string: a body there has no meaning in HTTP,
+        # and is left unread.
+        raw = b"" if method == "GET" else await self._read_body(receive)
         auth_header = None
         host = None
         for name, value in scope["headers"]:
