@@ -12,7 +12,6 @@ is not running, as in the command-line tools.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 
 log = logging.getLogger("maskline.db")
@@ -46,6 +45,8 @@ class Checkpointer:
             self._thread = None
 
     def _run(self) -> None:
+        import sqlite3  # here: only a SQLite server runs this thread
+
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout=1000")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -32,6 +31,8 @@ def _loaded_library() -> str | None:
     library of its own (not built into the module, as on some platforms)."""
     if not sys.platform.startswith("linux"):
         return None
+    import sqlite3  # noqa: F401  (here, not at the top: it maps the library read of below)
+
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
@@ -48,7 +49,7 @@ def skip_memory_statistics(database_url: str) -> bool:
     database; whether it took.
 
     Call it before anything opens a database in this process. It does nothing for
-    PostgreSQL (which has no use for loading sqlite3), where the library cannot be reached
+    PostgreSQL (whose server never loads SQLite's library), where the library cannot be reached
     (another platform, SQLite built into Python), or twice.
     """
     global _applied
@@ -56,6 +57,8 @@ def skip_memory_statistics(database_url: str) -> bool:
         return True
     if not is_sqlite(database_url):
         return False
+    import sqlite3  # here, past the check: a PostgreSQL server never loads SQLite's library
+
     path = _loaded_library()
     if path is None:
         return False
