@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, ENGINE, free_port, new_database_url
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, ENGINE, Server, free_port, new_database_url
 
 
 def maskline(
@@ -49,14 +50,47 @@ def test_migrate_brings_a_new_database_to_the_latest_schema(tmp_path: Path) -> N
     assert "(was" not in again.stdout  # nothing left to apply
 
 
+def _migrate_to(url: str, revision: str) -> None:
+    from alembic import command
+
+    from maskline.db import migrate
+    from maskline.db.engine import create_db_engine
+
+    engine = create_db_engine(url)
+    try:
+        config = migrate._config()
+        with engine.begin() as conn:
+            conn.info["writes"] = True
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_serve_creates_the_schema_of_an_empty_database(tmp_path: Path) -> None:
+    # On either engine: a first start needs no `maskline migrate`.
+    server = Server(database_url=new_database_url(tmp_path), migrate_first=False).start()
+    try:
+        made = server.http().post("/v1/Services", data={"UniqueName": "first-start"})
+        assert made.status_code == 201, made.text
+    finally:
+        server.stop()
+
+
 def test_serve_refuses_a_postgresql_schema_that_is_behind(tmp_path: Path) -> None:
     url = new_database_url(tmp_path)
-    if ENGINE != "postgresql":
-        # On SQLite, serve migrates by itself: the embedded database needs no extra step.
+    _migrate_to(url, "0004")
+    if ENGINE == "postgresql":
+        done = maskline("serve", "--port", str(free_port()), database_url=url, timeout=60)
+        assert done.returncode != 0
+        assert "maskline migrate" in done.stderr
         return
-    done = maskline("serve", "--port", str(free_port()), database_url=url, timeout=60)
-    assert done.returncode != 0
-    assert "maskline migrate" in done.stderr
+    # On SQLite, serve migrates by itself: the embedded database needs no extra step.
+    server = Server(database_url=url, migrate_first=False).start()
+    try:
+        assert server.http().get("/v1/Services").status_code == 200
+    finally:
+        server.stop()
 
 
 def test_serve_runs_several_api_processes(tmp_path: Path) -> None:
@@ -101,3 +135,36 @@ def test_serve_runs_several_api_processes(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("account_sid", "auth_token", "problem"),
+    [
+        ("AC123", AUTH_TOKEN, "MASKLINE_ACCOUNT_SID must be AC followed by 32 hex digits"),
+        ("AC" + "g" * 32, AUTH_TOKEN, "MASKLINE_ACCOUNT_SID must be AC followed by 32 hex digits"),
+        (ACCOUNT_SID, "two words token, long enough", "must be printable ASCII without spaces"),
+        (ACCOUNT_SID, "jeton-à-accents-longs-assez", "must be printable ASCII without spaces"),
+        (ACCOUNT_SID, "short", "MASKLINE_AUTH_TOKEN must be at least 16 characters"),
+    ],
+)
+def test_serve_refuses_an_account_no_one_could_sign_in_to(
+    tmp_path: Path, account_sid: str, auth_token: str, problem: str
+) -> None:
+    env = {
+        **os.environ,
+        "MASKLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
+        "MASKLINE_ACCOUNT_SID": account_sid,
+        "MASKLINE_AUTH_TOKEN": auth_token,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "maskline", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert problem in done.stderr, done.stderr
+    assert auth_token not in done.stderr  # the secret is never echoed back
+    assert not (tmp_path / "never.db").exists(), "nothing is created before the check"

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -29,15 +29,19 @@ from tests.conftest import next_number
 from tests.support import Server, free_port, postgres, unique
 
 
+def _skip_or_fail(what: str, reason: str) -> NoReturn:
+    """Skip locally when a server program is missing; in CI that is a failure."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI needs {what}: {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def server() -> Iterator[Server]:
     try:
         database_url = str(postgres().create_database())
     except Exception as exc:
-        reason = f"no PostgreSQL server could be started ({exc})"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("CI needs PostgreSQL: " + reason)
-        pytest.skip(reason)
+        _skip_or_fail("PostgreSQL", f"no PostgreSQL server could be started ({exc})")
     running = Server(database_url=database_url).start()
     yield running
     running.stop()
@@ -167,12 +171,16 @@ def bouncer() -> Iterator[tuple[PgBouncer, str]]:
     try:
         cluster = postgres()
         database_url = str(cluster.create_database())
+    except Exception as exc:
+        _skip_or_fail("PostgreSQL", f"no PostgreSQL server could be started ({exc})")
+    try:
         running = PgBouncer(cluster).start()
     except Exception as exc:
-        reason = f"no PostgreSQL server and PgBouncer could be started ({exc})"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("CI needs PostgreSQL and PgBouncer: " + reason)
-        pytest.skip(reason)
+        _skip_or_fail(
+            "PgBouncer",
+            f"PgBouncer could not be started ({exc}); install it with "
+            "`apt-get install pgbouncer`",
+        )
     yield running, database_url
     running.stop()
 

@@ -18,9 +18,16 @@ DEV_ACCOUNT = "development"
 
 
 def prepare(runtime: Runtime, *, apply_migrations: bool = True, login: bool = True) -> None:
-    if apply_migrations:
-        migrate.upgrade(runtime.engine)
-    elif not migrate.is_current(runtime.engine):
+    """Bring the schema up and make sure of the account to log in with.
+
+    Without `apply_migrations` (PostgreSQL, where upgrades are the operator's step), an empty
+    database still gets the whole schema: there is nothing to upgrade yet, only to create. A
+    database that holds tables and is behind is refused until `maskline migrate` has run.
+    """
+    engine = runtime.engine
+    if apply_migrations or migrate.is_empty(engine):
+        migrate.upgrade(engine)
+    elif not migrate.is_current(engine):
         raise click.ClickException(
             "The database schema is behind this version of Maskline: run `maskline migrate`."
         )

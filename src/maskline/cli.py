@@ -53,8 +53,8 @@ def serve(
 ) -> None:
     """Serve the API (the default command).
 
-    On SQLite the schema is migrated first; on PostgreSQL run `maskline migrate` before, and
-    serve refuses a schema that is behind.
+    On SQLite the schema is migrated first. On PostgreSQL an empty database gets the whole
+    schema; one that holds tables and is behind is refused until `maskline migrate` has run.
     """
     import os
 

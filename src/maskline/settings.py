@@ -7,6 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from maskline.sids import ACCOUNT, is_sid
+
+
+# The shortest auth token MASKLINE_AUTH_TOKEN may set: a shorter one is guessable.
+MIN_AUTH_TOKEN_LENGTH = 16
+
 
 class SettingsError(ValueError):
     """A `MASKLINE_*` variable holds a value Maskline cannot use."""
@@ -39,7 +45,10 @@ class Settings:
         "Without it, a development account is created once and its credentials printed.",
     )
     auth_token: str = _setting(
-        "", "Auth token of MASKLINE_ACCOUNT_SID (32 hex digits); required with it."
+        "",
+        "Auth token of MASKLINE_ACCOUNT_SID; required with it. Printable ASCII without "
+        "spaces, at least 16 characters (Twilio's are 32 hex digits). Changing it and "
+        "restarting rotates the token.",
     )
     public_url: str = _setting(
         "",
@@ -150,6 +159,8 @@ class Settings:
             raise SettingsError("MASKLINE_CARRIER must be `sandbox` or `twilio`")
         if bool(self.account_sid) != bool(self.auth_token):
             raise SettingsError("MASKLINE_ACCOUNT_SID and MASKLINE_AUTH_TOKEN go together")
+        if self.account_sid:
+            self._check_login()
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("MASKLINE_PUBLIC_URL must start with http:// or https://")
         if self.carrier == "twilio":
@@ -169,6 +180,27 @@ class Settings:
                 )
         if self.max_pool_numbers < 0:
             raise SettingsError("MASKLINE_MAX_POOL_NUMBERS cannot be negative")
+
+
+    def _check_login(self) -> None:
+        """The configured account must be one a client can sign in to: Basic credentials
+        name an account by `AC` and 32 hex digits, and the SDKs send a password as ASCII."""
+        if not is_sid(self.account_sid, ACCOUNT):
+            raise SettingsError(
+                "MASKLINE_ACCOUNT_SID must be AC followed by 32 hex digits, "
+                f"not a value of {len(self.account_sid)} characters"
+            )
+        token = self.auth_token
+        if not (token.isascii() and token.isprintable()) or any(ch.isspace() for ch in token):
+            raise SettingsError(
+                "MASKLINE_AUTH_TOKEN must be printable ASCII without spaces: clients send it "
+                "in HTTP Basic credentials, which could never carry it"
+            )
+        if len(token) < MIN_AUTH_TOKEN_LENGTH:
+            raise SettingsError(
+                f"MASKLINE_AUTH_TOKEN must be at least {MIN_AUTH_TOKEN_LENGTH} characters "
+                "(Twilio's are 32 hex digits)"
+            )
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 _SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
@@ -28,13 +28,26 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+# Any key, the same in every Maskline: PostgreSQL holds it for the upgrading transaction, so
+# processes that start together on one database migrate one after the other.
+_MIGRATION_LOCK = 0x6D61736B
+
+
 def upgrade(engine: Engine) -> None:
     config = _config()
     with engine.begin() as conn:
         conn.info["writes"] = True
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 
 
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def is_empty(engine: Engine) -> bool:
+    """No table at all in the database's default schema: nothing a migration could upset."""
+    with engine.connect() as conn:
+        return not inspect(conn).get_table_names()
