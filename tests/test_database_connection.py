@@ -178,8 +178,7 @@ def bouncer() -> Iterator[tuple[PgBouncer, str]]:
     except Exception as exc:
         _skip_or_fail(
             "PgBouncer",
-            f"PgBouncer could not be started ({exc}); install it with "
-            "`apt-get install pgbouncer`",
+            f"PgBouncer could not be started ({exc}); install it with `apt-get install pgbouncer`",
         )
     yield running, database_url
     running.stop()

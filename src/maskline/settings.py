@@ -9,7 +9,6 @@ from typing import Any
 
 from maskline.sids import ACCOUNT, is_sid
 
-
 # The shortest auth token MASKLINE_AUTH_TOKEN may set: a shorter one is guessable.
 MIN_AUTH_TOKEN_LENGTH = 16
 
@@ -180,7 +179,6 @@ class Settings:
                 )
         if self.max_pool_numbers < 0:
             raise SettingsError("MASKLINE_MAX_POOL_NUMBERS cannot be negative")
-
 
     def _check_login(self) -> None:
         """The configured account must be one a client can sign in to: Basic credentials
