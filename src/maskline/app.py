@@ -10,6 +10,7 @@ from maskline import health, worker
 from maskline.events import api as events
 from maskline.interactions import api as interactions
 from maskline.message_interactions import api as message_interactions
+from maskline.openapi import api as openapi
 from maskline.participants import api as participants
 from maskline.phone_numbers import api as phone_numbers
 from maskline.runtime import Runtime
@@ -48,7 +49,7 @@ def routes(runtime: Runtime) -> list[Route]:
         table += sandbox.ROUTES + sandbox_network.ROUTES
     else:
         table += twilio_webhooks.ROUTES
-    return table
+    return [*table, openapi.route(table)]
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> App:

@@ -1,0 +1,1 @@
+"""Maskline's own OpenAPI document, served at GET /openapi.json."""
