@@ -105,6 +105,7 @@ async def _drive(workload: str, count: int) -> float:
     from maskline import worker
     from maskline.app import create_app
     from maskline.bootstrap import prepare
+    from maskline.callbacks.dispatch import Dispatcher
     from maskline.jobs.tables import jobs
     from maskline.runtime import Runtime
     from maskline.settings import Settings
@@ -183,16 +184,18 @@ async def _drive(workload: str, count: int) -> float:
         with runtime.transaction(writes=False) as conn:
             return int(conn.execute(select(func.count()).select_from(jobs)).scalar_one())
 
+    dispatcher = Dispatcher(runtime)
+
     async def run(total: int) -> None:
         for _ in range(total // CONCURRENCY):
             answers = await asyncio.gather(*[call(*request()) for _ in range(CONCURRENCY)])
             for status, body in answers:
                 if status >= 300:
                     raise RuntimeError(f"{workload} answered {status}: {body[:300]!r}")
-            await worker.tick(runtime)
+            await worker.tick(runtime, dispatcher)
         # The status steps of what was sent are part of a message's cost.
         while jobs_left():
-            if not await worker.tick(runtime):
+            if not await worker.tick(runtime, dispatcher):
                 raise RuntimeError("jobs are left that the worker does not run")
 
     await run(WARMUP)

@@ -21,6 +21,10 @@ class Reply:
     content_type: str = "text/plain"
     body: bytes | str = b""
     delay: float = 0.0
+    # Sent one byte at a time, this many seconds apart: a receiver that never quite stops.
+    trickle: float = 0.0
+    # A body of this many bytes, written a MiB at a time, instead of `body`.
+    huge: int = 0
 
     def payload(self) -> bytes:
         return self.body.encode() if isinstance(self.body, str) else self.body
@@ -101,9 +105,19 @@ class Receiver:
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.content_type)
-                    self.send_header("Content-Length", str(len(payload)))
+                    self.send_header("Content-Length", str(reply.huge or len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if reply.huge:
+                        chunk = b"a" * (1 << 20)
+                        for _ in range(reply.huge >> 20):
+                            self.wfile.write(chunk)
+                    elif reply.trickle:
+                        for i in range(len(payload)):
+                            self.wfile.write(payload[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                    else:
+                        self.wfile.write(payload)
                 except OSError:
                     pass  # the caller gave up (timeout) before the answer
 

@@ -93,9 +93,9 @@ class Runtime:
     def http(self) -> httpx.AsyncClient:
         """The shared client for outbound callbacks; made on first use inside the event loop."""
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
-            )
+            from maskline.callbacks.http import make_client
+
+            self._http = make_client(allow_private=self.settings.allows_private_callbacks)
         return self._http
 
     async def close(self) -> None:

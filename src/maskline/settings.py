@@ -89,6 +89,25 @@ class Settings:
         "Longest wait between two attempts, in ms. With the defaults, retries span more than "
         "an hour.",
     )
+    callback_max_answer_bytes: int = _setting(
+        65_536,
+        "Most bytes of a callback's answer Maskline reads. An intercept or out-of-session "
+        "answer beyond it is unusable; a status callback's is cut for the attempt log.",
+    )
+    callback_allow_private: str = _setting(
+        "",
+        "1 lets callbacks reach loopback, private, link-local and other non-public addresses; "
+        "0 refuses them, checked on the address the host resolves to when connecting. "
+        "Default: 1 with the sandbox carrier, 0 with the Twilio carrier.",
+    )
+    callback_concurrency: int = _setting(
+        64, "Status callbacks one worker delivers at once, across every receiver."
+    )
+    callback_host_concurrency: int = _setting(
+        8,
+        "Status callbacks one worker delivers at once to one receiver (scheme, host, port); "
+        "more that are due for it wait a second, so one slow receiver cannot hold them all.",
+    )
     worker_poll_ms: int = _setting(
         200, "How often the worker looks for due callbacks, jobs and expired sessions, in ms."
     )
@@ -160,8 +179,13 @@ class Settings:
             raise SettingsError("MASKLINE_ACCOUNT_SID and MASKLINE_AUTH_TOKEN go together")
         if self.account_sid:
             self._check_login()
-        if self.public_url and not self.public_url.startswith(("http://", "https://")):
-            raise SettingsError("MASKLINE_PUBLIC_URL must start with http:// or https://")
+        if self.public_url:
+            # Twilio's webhooks are pointed at it and its signatures are checked against it.
+            from maskline.callbacks.http import url_problem
+
+            problem = url_problem(self.public_url)
+            if problem is not None:
+                raise SettingsError(f"MASKLINE_PUBLIC_URL {problem}")
         if self.carrier == "twilio":
             if not (self.twilio_account_sid and self.twilio_auth_token):
                 raise SettingsError(
@@ -177,8 +201,23 @@ class Settings:
                     "MASKLINE_CARRIER=twilio needs MASKLINE_PUBLIC_URL: the address Twilio calls, "
                     "against which its signatures are checked"
                 )
+        if self.callback_allow_private not in ("", "0", "1"):
+            raise SettingsError("MASKLINE_CALLBACK_ALLOW_PRIVATE must be 0 or 1")
+        for name in (
+            "callback_max_answer_bytes",
+            "callback_concurrency",
+            "callback_host_concurrency",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"MASKLINE_{name.upper()} must be at least 1")
         if self.max_pool_numbers < 0:
             raise SettingsError("MASKLINE_MAX_POOL_NUMBERS cannot be negative")
+
+    @property
+    def allows_private_callbacks(self) -> bool:
+        if self.callback_allow_private:
+            return self.callback_allow_private == "1"
+        return self.carrier == "sandbox"
 
     def _check_login(self) -> None:
         """The configured account must be one a client can sign in to: Basic credentials

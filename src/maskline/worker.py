@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from maskline.callbacks.delivery import deliver_due
+from maskline.callbacks.dispatch import Dispatcher
 from maskline.clock import Clock
 from maskline.jobs import store as jobs_store
 from maskline.runtime import Runtime
@@ -131,27 +131,46 @@ def network_job_handlers(runtime: Runtime) -> dict[str, NetworkJobHandler]:
     return {}
 
 
-async def tick(runtime: Runtime) -> int:
-    """One round of every kind of work; how many items were handled."""
+async def tick(runtime: Runtime, dispatcher: Dispatcher) -> int:
+    """One round of every kind of work; how many items were handled. Callbacks are only
+    started here: expiry and jobs never wait for a receiver (callbacks/dispatch.py)."""
     refresh_clock(runtime)
     done = expire_sessions(runtime)
     done += run_due_jobs(runtime)
     done += await run_network_jobs(runtime)
-    done += await deliver_due(runtime, runtime.http())
+    done += dispatcher.record_finished()
+    done += dispatcher.dispatch_due()
     return done
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
-    wake = runtime.wake_event()
     poll = runtime.settings.worker_poll_ms / 1000
     gap = min(ROUND_GAP_MS / 1000, poll)
     loop = asyncio.get_running_loop()
+    dispatcher = Dispatcher(runtime)
     log.info("worker started")
+    try:
+        await _rounds(runtime, stop, dispatcher, poll, gap, loop)
+    finally:
+        # Deliveries cut short here keep their lease and are delivered again when it ends.
+        await dispatcher.close(grace_s=min(runtime.settings.callback_timeout_ms / 1000, 3.0))
+    log.info("worker stopped")
+
+
+async def _rounds(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    dispatcher: Dispatcher,
+    poll: float,
+    gap: float,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    wake = runtime.wake_event()
     while not stop.is_set():
         started = loop.time()
         round_ms = runtime.clock.now_ms()
         try:
-            busy = await tick(runtime)
+            busy = await tick(runtime, dispatcher)
         except Exception:
             log.exception("worker round failed; retrying")
             busy = 0
@@ -161,7 +180,6 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
             timeout = runtime.seconds_to_next_due(round_ms, poll)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=timeout)
-        rest = gap - (loop.time() - started)
-        if rest > 0:
-            await asyncio.sleep(rest)
-    log.info("worker stopped")
+        # At least a turn of the event loop between two rounds, however busy: the deliveries
+        # in flight (and, in `maskline serve`, the requests) run in it.
+        await asyncio.sleep(max(0.0, gap - (loop.time() - started)))

@@ -14,13 +14,13 @@ import orjson
 
 from maskline.accounts.store import get_account
 from maskline.callbacks import store
+from maskline.callbacks.http import RefusedAddress
 from maskline.callbacks.signing import signed_request
 from maskline.callbacks.tables import DELIVERED, FAILED
 from maskline.runtime import Runtime
 
 log = logging.getLogger("maskline.callbacks")
 
-BATCH = 50
 MAX_RECORDED = 1000
 
 
@@ -33,6 +33,8 @@ class Answer:
     body: bytes
     error: str | None
     latency_ms: int
+    # The receiver sent more than MASKLINE_CALLBACK_MAX_ANSWER_BYTES: `body` is its start.
+    truncated: bool = False
 
     @property
     def ok(self) -> bool:
@@ -53,29 +55,68 @@ async def post(
     params: dict[str, str],
     idempotency_token: str,
     timeout_ms: int,
+    max_answer_bytes: int,
 ) -> Answer:
-    body, headers = signed_request(auth_token, url, params, idempotency_token)
+    """One signed POST. `timeout_ms` bounds the whole exchange (connect, send, every read),
+    at most `max_answer_bytes` of the answer are read, and no failure of any kind escapes:
+    it becomes the answer's `error`."""
     started = time.monotonic()
+
+    def failed(error: str) -> Answer:
+        latency = int((time.monotonic() - started) * 1000)
+        return Answer(None, "", b"", error[:MAX_RECORDED], latency)
+
     try:
-        response = await client.post(
-            url, content=body, headers=headers, timeout=timeout_ms / 1000, follow_redirects=False
-        )
-        content = response.content
-        return Answer(
-            status_code=response.status_code,
-            content_type=response.headers.get("content-type", ""),
-            body=content,
-            error=None,
-            latency_ms=int((time.monotonic() - started) * 1000),
-        )
-    except (httpx.HTTPError, OSError) as exc:
-        return Answer(
-            status_code=None,
-            content_type="",
-            body=b"",
-            error=f"{type(exc).__name__}: {exc}"[:MAX_RECORDED],
-            latency_ms=int((time.monotonic() - started) * 1000),
-        )
+        body, headers = signed_request(auth_token, url, params, idempotency_token)
+        # Compressed answers are not unpacked: a small one could unpack to gigabytes.
+        headers["Accept-Encoding"] = "identity"
+        async with asyncio.timeout(timeout_ms / 1000):
+            request = client.build_request(
+                "POST", url, content=body, headers=headers, timeout=timeout_ms / 1000
+            )
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                content, truncated = await _read_bounded(response, max_answer_bytes)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        return failed(f"timed out: no whole answer within {timeout_ms} ms")
+    except httpx.ConnectError as exc:
+        if isinstance(exc.__cause__, RefusedAddress):
+            log.warning("callback to %s refused: %s", _host(url), exc)
+        return failed(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # any failure is this attempt's, never the caller's
+        return failed(f"{type(exc).__name__}: {exc}")
+    return Answer(
+        status_code=response.status_code,
+        content_type=response.headers.get("content-type", ""),
+        body=content,
+        error=None,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        truncated=truncated,
+    )
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of the answer's body, and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        room = limit - size
+        if len(chunk) > room:
+            chunks.append(chunk[:room])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+def _host(url: str) -> str:
+    """The host of a URL for a log line: never its path or query, which may hold secrets."""
+    try:
+        return httpx.URL(url).host or "?"
+    except Exception:
+        return "?"
 
 
 async def call_now(
@@ -90,49 +131,63 @@ async def call_now(
     with runtime.transaction(writes=False) as conn:
         account = get_account(conn, account_sid)
     token = account.auth_token if account is not None else ""
+    settings = runtime.settings
     return await post(
         client,
         auth_token=token,
         url=url,
         params=params,
         idempotency_token=os.urandom(16).hex(),
-        timeout_ms=runtime.settings.sync_callback_timeout_ms,
+        timeout_ms=settings.sync_callback_timeout_ms,
+        max_answer_bytes=settings.callback_max_answer_bytes,
     )
 
 
-async def deliver_due(runtime: Runtime, client: httpx.AsyncClient) -> int:
-    """Claim the callbacks that are due and deliver them concurrently; how many were tried.
-
-    One transaction claims the batch and one records every outcome, whatever its size.
-    """
-    now = runtime.clock.now_ms()
-    lease = runtime.settings.callback_timeout_ms + 30_000
-    with runtime.transaction() as conn:
-        rows = store.claim_due(conn, now, lease, BATCH)
-        tokens = {}
-        for account_sid in {row.account_sid for row in rows}:
-            account = get_account(conn, account_sid)
-            tokens[account_sid] = account.auth_token if account is not None else ""
-    if not rows:
-        return 0
-    answers = await asyncio.gather(
-        *(
-            post(
-                client,
-                auth_token=tokens[row.account_sid],
-                url=row.url,
-                params=orjson.loads(row.params),
-                idempotency_token=row.token,
-                timeout_ms=runtime.settings.callback_timeout_ms,
-            )
-            for row in rows
-        )
+async def attempt(runtime: Runtime, row: Any, auth_token: str) -> Answer:
+    """One delivery attempt of a claimed callback; whatever goes wrong is in the answer."""
+    return await post(
+        runtime.http(),
+        auth_token=auth_token,
+        url=row.url,
+        params=orjson.loads(row.params),
+        idempotency_token=row.token,
+        timeout_ms=runtime.settings.callback_timeout_ms,
+        max_answer_bytes=runtime.settings.callback_max_answer_bytes,
     )
-    now = runtime.clock.now_ms()
-    with runtime.transaction() as conn:
-        for row, answer in zip(rows, answers, strict=True):
-            _record(runtime, conn, row, answer, now)
-    return len(rows)
+
+
+Outcome = tuple[Any, Answer, int]  # the callback's row, its answer, when it came (clock ms)
+
+
+def record_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
+    """Record finished attempts: all in one transaction, as they nearly always can be. Should
+    that fail, each is recorded in a transaction of its own, so that one callback's trouble
+    stays its own; one that still fails keeps its lease until it runs out, then is claimed
+    and attempted again."""
+    if not outcomes:
+        return
+    try:
+        with runtime.transaction() as conn:
+            for row, answer, at in outcomes:
+                _record(runtime, conn, row, answer, at)
+        return
+    except Exception:
+        log.info("recording %d callback attempts together failed; one by one", len(outcomes))
+    for row, answer, at in outcomes:
+        try:
+            with runtime.transaction() as conn:
+                _record(runtime, conn, row, answer, at)
+        except Exception:
+            log.exception("callback %s: the attempt could not be recorded", row.id)
+
+
+def auth_tokens(conn: Any, rows: list[Any]) -> dict[str, str]:
+    """The auth token each callback is signed with, by account."""
+    tokens = {}
+    for account_sid in {row.account_sid for row in rows}:
+        account = get_account(conn, account_sid)
+        tokens[account_sid] = account.auth_token if account is not None else ""
+    return tokens
 
 
 def _record(runtime: Runtime, conn: Any, row: Any, answer: Answer, now: int) -> None:

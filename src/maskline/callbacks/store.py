@@ -44,6 +44,17 @@ def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Any
     return rows
 
 
+def put_back(conn: Connection, callback_ids: list[int], due_at: int) -> None:
+    """Release claimed callbacks unattempted, due again at `due_at`: their claim counted an
+    attempt (db/leases.py), which is taken back."""
+    conn.execute(
+        update(callbacks)
+        .where(callbacks.c.id.in_(callback_ids))
+        .values(due_at=due_at, leased_until=None, attempts=callbacks.c.attempts - 1)
+    )
+    note_due(conn, due_at)
+
+
 def record_attempt(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(callback_attempts).values(**values))
 

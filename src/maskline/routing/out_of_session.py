@@ -33,8 +33,6 @@ from maskline.sessions import rules as session_rules
 from maskline.sessions import store as sessions_store
 from maskline.web import params
 
-MAX_ANSWER = 64 * 1024
-
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
@@ -123,6 +121,9 @@ async def handle(
                 detail=detail,
                 **where,
             )
+    if answer.truncated:
+        limit = runtime.settings.callback_max_answer_bytes
+        return _unusable(runtime, inbound, found, f"the answer is larger than {limit} bytes")
     kind = answer.content_type.split(";", 1)[0].strip().lower()
     if kind in ("application/xml", "text/xml"):
         if runtime.carrier.name != "sandbox":
@@ -151,8 +152,6 @@ def _unusable(runtime: Runtime, inbound: Inbound, found: OutOfSession, detail: s
 async def _twiml(
     runtime: Runtime, inbound: Inbound, found: OutOfSession, answer: Answer
 ) -> Outcome:
-    if len(answer.body) > MAX_ANSWER:
-        return _unusable(runtime, inbound, found, "the TwiML is larger than 64 KiB")
     try:
         root = ElementTree.fromstring(answer.body)
     except ElementTree.ParseError as exc:

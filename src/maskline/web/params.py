@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from urllib.parse import urlsplit
 
+from maskline.callbacks.http import url_problem
 from maskline.clock import parse_iso
 from maskline.errors import InvalidParameter, MissingParameter
 from maskline.sids import is_sid
@@ -81,25 +81,17 @@ def choice(form: Form, name: str, choices: Collection[str]) -> str | None:
 
 
 def url(form: Form, name: str) -> str | None:
-    """An absolute http(s) URL; an empty value clears the setting (returned as "")."""
+    """An absolute http(s) URL that delivery can call; an empty value clears the setting
+    (returned as "")."""
     value = _value(form, name)
     if value is None:
         return None
     value = value.strip()
     if value == "":
         return ""
-    if len(value) > 2048:
-        raise InvalidParameter(name, "must be at most 2048 characters")
-    try:
-        parts = urlsplit(value)
-    except ValueError as exc:
-        raise InvalidParameter(name, "must be an absolute http or https URL") from exc
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(ch.isspace() or ord(ch) < 32 for ch in value)
-    ):
-        raise InvalidParameter(name, "must be an absolute http or https URL")
+    problem = url_problem(value)
+    if problem is not None:
+        raise InvalidParameter(name, problem)
     return value
 
 
