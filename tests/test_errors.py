@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -261,3 +263,103 @@ def test_odd_paths_are_not_500(api: httpx.Client) -> None:
         response = api.get(path)
         assert response.status_code == 404, (path, response.text)
         assert_error(response, 404, 20404)
+
+
+# -- inputs that once answered 500 --------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["--5", "+-5", "-+5", "++5", "5-", "1" * 5000, "9" * 19, "0x10"])
+def test_integers_out_of_shape_or_range_are_400(
+    api: httpx.Client, tree: dict[str, str], value: str
+) -> None:
+    service = tree["service"]
+    assert_error(api.post(f"/v1/Services/{service}", data={"DefaultTtl": value}), 400, 80701)
+    assert_error(api.post(f"/v1/Services/{service}/Sessions", data={"Ttl": value}), 400, 80701)
+    assert_error(api.get("/v1/Services", params={"PageSize": value}), 400, 80701)
+    assert_error(api.get("/v1/Services", params={"Page": value}), 400, 80701)
+
+
+def test_a_leading_zero_or_sign_is_still_a_whole_number(
+    api: httpx.Client, tree: dict[str, str]
+) -> None:
+    service = tree["service"]
+    assert api.get("/v1/Services", params={"PageSize": "+0002"}).json()["meta"]["page_size"] == 2
+    answered = api.post(f"/v1/Services/{service}", data={"DefaultTtl": "0" * 40 + "60"})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["default_ttl"] == 60
+
+
+@pytest.mark.parametrize(
+    "token", ["PA99999999999999999999", "PB9223372036854775808", "PA" + "9" * 62]
+)
+def test_page_tokens_past_any_row_id_are_400_on_every_list(
+    api: httpx.Client, tree: dict[str, str], token: str
+) -> None:
+    service, session, participant = tree["service"], tree["session"], tree["participant"]
+    for path in (
+        "/v1/Services",
+        f"/v1/Services/{service}/PhoneNumbers",
+        f"/v1/Services/{service}/ShortCodes",
+        f"/v1/Services/{service}/Sessions",
+        f"/v1/Services/{service}/Sessions/{session}/Participants",
+        f"/v1/Services/{service}/Sessions/{session}/Interactions",
+        f"/v1/Services/{service}/Sessions/{session}/Participants/{participant}/MessageInteractions",
+        "/maskline/v1/Events",
+        "/maskline/v1/Callbacks",
+    ):
+        assert_error(api.get(path, params={"PageToken": token}), 400, 80701)
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z"]
+)
+def test_dates_past_what_the_api_can_show_are_400(
+    api: httpx.Client, tree: dict[str, str], value: str
+) -> None:
+    service, session = tree["service"], tree["session"]
+    created = api.post(f"/v1/Services/{service}/Sessions", data={"DateExpiry": value})
+    assert_error(created, 400, 80701)
+    updated = api.post(f"/v1/Services/{service}/Sessions/{session}", data={"DateExpiry": value})
+    assert_error(updated, 400, 80701)
+
+
+def test_the_latest_date_the_api_shows_is_accepted(api: httpx.Client, tree: dict[str, str]) -> None:
+    created = api.post(
+        f"/v1/Services/{tree['service']}/Sessions", data={"DateExpiry": "9999-12-31T23:59:59Z"}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["date_expiry"] == "9999-12-31T23:59:59Z"
+
+
+@pytest.mark.parametrize(
+    "name", ["tab\there", "line\nbreak", "bell\x07", "zero\u200bwidth", "bidi\u202eoverride"]
+)
+def test_names_with_control_or_format_characters_are_400(
+    api: httpx.Client, tree: dict[str, str], name: str
+) -> None:
+    service, session = tree["service"], tree["session"]
+    assert_error(api.post("/v1/Services", data={"UniqueName": name}), 400, 80701)
+    assert_error(
+        api.post(f"/v1/Services/{service}/Sessions", data={"UniqueName": name}), 400, 80701
+    )
+    joined = api.post(
+        f"/v1/Services/{service}/Sessions/{session}/Participants",
+        data={"Identifier": next_number("212"), "FriendlyName": name},
+    )
+    assert_error(joined, 400, 80701)
+    participants = [json.dumps({"Identifier": next_number("212"), "FriendlyName": name})]
+    assert_error(
+        api.post(f"/v1/Services/{service}/Sessions", data={"Participants": participants}),
+        400,
+        80701,
+    )
+
+
+def test_a_unique_name_is_one_a_path_can_fetch_back(api: httpx.Client) -> None:
+    assert_error(api.post("/v1/Services", data={"UniqueName": "a/b"}), 400, 80701)
+    for name in (unique("spaced name"), unique("émoji-🚕"), unique("dots.and-dashes_ok")):
+        created = api.post("/v1/Services", data={"UniqueName": name})
+        assert created.status_code == 201, created.text
+        fetched = api.get("/v1/Services/" + quote(name, safe=""))
+        assert fetched.status_code == 200, (name, fetched.text)
+        assert fetched.json()["sid"] == created.json()["sid"]

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from maskline import sids
 from maskline.clock import Clock
-from maskline.errors import InvalidParameter, PhoneNumberNotAvailable
+from maskline.errors import InvalidParameter, PhoneNumberNotAvailable, PhoneNumberNotOwned
 from maskline.numbers import geo, store
 from maskline.numbers.tables import PHONE_NUMBER, SHORT_CODE
 
@@ -36,7 +36,7 @@ def provision_phone_number(
     existing = store.get_number_by_value(conn, PHONE_NUMBER, facts.e164)
     if existing is not None:
         if existing.account_sid != account_sid:
-            raise PhoneNumberNotAvailable("The phone number belongs to another account")
+            raise PhoneNumberNotAvailable("The phone number is not available")
         changes: dict[str, Any] = {"voice": voice, "sms": sms, "mms": mms, "date_updated": now}
         if friendly_name is not None:
             changes["friendly_name"] = friendly_name
@@ -81,7 +81,7 @@ def provision_short_code(
     existing = store.get_number_by_value(conn, SHORT_CODE, short_code + "@" + country)
     if existing is not None:
         if existing.account_sid != account_sid:
-            raise PhoneNumberNotAvailable("The short code belongs to another account")
+            raise PhoneNumberNotAvailable("The short code is not available")
         return existing, False
     sid = sids.new_sid(sids.SHORT_CODE)
     values = {
@@ -148,7 +148,8 @@ def adopt_phone_number(
     )
     if existing is not None:
         if existing.account_sid != account_sid:
-            raise PhoneNumberNotAvailable("The phone number belongs to another account")
+            # Answered as a number the Twilio account lacks: no word of another account.
+            raise PhoneNumberNotOwned("The Twilio account has no such phone number")
         store.update_number(
             conn,
             existing.sid,

@@ -37,7 +37,7 @@ def create_participant(req: Request) -> Response:
         service=service,
         session=session,
         identifier=params.text(form, "Identifier", required=True, max_length=191) or "",
-        friendly_name=params.text(form, "FriendlyName", max_length=255),
+        friendly_name=params.name(form, "FriendlyName", max_length=255),
         proxy_identifier=params.text(form, "ProxyIdentifier", max_length=32),
         proxy_identifier_sid=params.sid(form, "ProxyIdentifierSid", (PHONE_NUMBER, SHORT_CODE)),
     )

@@ -12,7 +12,6 @@ from maskline.errors import (
     MissingParameter,
     NotFound,
     PhoneNumberAlreadyInService,
-    PhoneNumberNotAvailable,
     PhoneNumberNotOwned,
 )
 from maskline.numbers import geo, pool, store
@@ -41,7 +40,9 @@ def _owned_number(
         raise InvalidParameter("PhoneNumber", "must be a valid E.164 phone number")
     row = store.get_number_by_value(conn, PHONE_NUMBER, facts.e164)
     if row is not None and row.account_sid != account_sid:
-        raise PhoneNumberNotAvailable()
+        # The answer for a number this account does not own, whoever else may: nothing here
+        # tells one account what another holds.
+        raise PhoneNumberNotOwned(f"Phone number {phone_number} is not owned by this account")
     if row is None:
         if not provision:
             raise PhoneNumberNotOwned(f"Phone number {phone_number} is not owned by this account")

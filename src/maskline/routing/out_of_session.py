@@ -244,7 +244,7 @@ async def _auto_create(
                 runtime.clock,
                 account_sid=inbound.account_sid,
                 service=found.service,
-                unique_name=params.text(form, "UniqueName", max_length=191),
+                unique_name=params.name(form, "UniqueName", max_length=191, unique=True),
                 mode=mode,
                 status=None,
                 ttl=params.integer(form, "Ttl", minimum=0),

@@ -24,7 +24,7 @@ def create_sandbox_phone_number(req: Request) -> Response:
         req.runtime.clock,
         account_sid=req.account_sid,
         phone_number=params.text(form, "PhoneNumber", required=True, max_length=32) or "",
-        friendly_name=params.text(form, "FriendlyName", max_length=255),
+        friendly_name=params.name(form, "FriendlyName", max_length=255),
         voice=capability("VoiceCapable"),
         sms=capability("SmsCapable"),
         mms=capability("MmsCapable"),

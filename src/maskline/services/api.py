@@ -52,7 +52,7 @@ def _settings(form: Form) -> dict[str, Any]:
 
 
 def _unique_name(form: Form, *, required: bool) -> str | None:
-    name = params.text(form, "UniqueName", required=required, max_length=191)
+    name = params.name(form, "UniqueName", required=required, max_length=191, unique=True)
     if name is not None and name.startswith(SERVICE) and len(name) == 34:
         # A name shaped like a SID would shadow fetch-by-SID.
         raise InvalidParameter("UniqueName", "must not look like a Service SID")

@@ -38,7 +38,7 @@ def fetch_session_row(req: Request, *, for_update: bool = False) -> Any:
 def create_session(req: Request) -> Response:
     form = req.form
     service = fetch_session_settings(req)
-    unique_name = params.text(form, "UniqueName", max_length=191)
+    unique_name = params.name(form, "UniqueName", max_length=191, unique=True)
     if unique_name is not None and unique_name.startswith(SESSION) and len(unique_name) == 34:
         raise InvalidParameter("UniqueName", "must not look like a Session SID")
     row = rules.create_session(

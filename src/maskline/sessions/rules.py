@@ -22,6 +22,7 @@ from maskline.errors import (
     StatusChangeNotSupported,
     TooManyParticipants,
 )
+from maskline.names import name_problem
 from maskline.numbers import store as numbers_store
 from maskline.participants import rules as participant_rules
 from maskline.participants import store as participants_store
@@ -81,6 +82,9 @@ def parse_participants(values: list[str]) -> list[dict[str, str]]:
             raise InvalidParameter("Participants", "Identifier must be at most 191 characters")
         if len(item.get("FriendlyName") or "") > 255:
             raise InvalidParameter("Participants", "FriendlyName must be at most 255 characters")
+        problem = name_problem(item.get("FriendlyName") or "", unique=False)
+        if problem is not None:
+            raise InvalidParameter("Participants", f"FriendlyName {problem}")
         parsed.append(item)
     return parsed
 

@@ -15,6 +15,8 @@ from maskline.web.request import Request
 
 DEFAULT_SIZE = 50
 MAX_SIZE = 1000
+# Row ids are 64-bit signed integers on both databases.
+MAX_POSITION = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ def page_request(req: Request) -> PageRequest:
     if kind not in ("PA", "PB") or not digits.isdigit() or not digits.isascii():
         raise InvalidParameter("PageToken", "is not a token this API gave")
     position = int(digits)
+    if position > MAX_POSITION:
+        raise InvalidParameter("PageToken", "is not a token this API gave")
     if kind == "PA":
         return PageRequest(size=size, page=page, after=position)
     return PageRequest(size=size, page=page, before=position)

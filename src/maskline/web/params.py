@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from maskline.callbacks.http import url_problem
 from maskline.clock import parse_iso
 from maskline.errors import InvalidParameter, MissingParameter
+from maskline.names import name_problem
 from maskline.sids import is_sid
 from maskline.web.request import Form
 
 _MAX_INT = 2**31 - 1
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+# The latest date-time the API takes or shows: ISO 8601's four-digit years end here.
+LATEST_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 
 
 def _value(form: Form, name: str) -> str | None:
@@ -35,6 +40,18 @@ def text(
     return value
 
 
+def name(
+    form: Form, key: str, *, required: bool = False, max_length: int, unique: bool = False
+) -> str | None:
+    """A unique name (`unique`) or a friendly name."""
+    value = text(form, key, required=required, max_length=max_length)
+    if value is not None:
+        problem = name_problem(value, unique=unique)
+        if problem is not None:
+            raise InvalidParameter(key, problem)
+    return value
+
+
 def integer(
     form: Form,
     name: str,
@@ -49,8 +66,12 @@ def integer(
             raise MissingParameter(name)
         return None
     stripped = value.strip()
-    if not stripped.lstrip("+-").isdigit() or not stripped.isascii():
+    # One optional sign, then ASCII digits; past 18 digits no bound here could be met, and
+    # int() of thousands of digits is refused by Python itself.
+    if _WHOLE.fullmatch(stripped) is None:
         raise InvalidParameter(name, "must be a whole number")
+    if len(stripped.lstrip("+-").lstrip("0")) > 18:
+        raise InvalidParameter(name, f"must be at most {maximum}")
     number = int(stripped)
     if minimum is not None and number < minimum:
         raise InvalidParameter(name, f"must be at least {minimum}")
@@ -111,11 +132,14 @@ def date_time(form: Form, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return parse_iso(value)
+        when = parse_iso(value)
     except (ValueError, OverflowError, OSError) as exc:
         raise InvalidParameter(
             name, "must be an ISO 8601 date-time with a time zone, such as 2030-01-02T03:04:05Z"
         ) from exc
+    if not 0 <= when <= LATEST_MS:
+        raise InvalidParameter(name, "must be between 1970-01-01 and 9999-12-31T23:59:59Z")
+    return when
 
 
 def sid(
