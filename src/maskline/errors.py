@@ -5,6 +5,7 @@ ApiError
  ├── NotFound (20404, 404)
  ├── Forbidden (20403, 403)
  ├── MethodNotAllowed (20004, 405)
+ ├── TooManyRequests (20429, 429)
  ├── CarrierUnavailable (20503, 503)
  ├── BodyTooLarge (20413, 413)
  ├── InvalidParameter (80701, 400) ── MissingParameter
@@ -61,6 +62,15 @@ class Forbidden(ApiError):
 class CarrierUnavailable(ApiError):
     code, status = 20503, 503
     default_message = "The carrier could not be reached; try again"
+
+
+class TooManyRequests(ApiError):
+    code, status = 20429, 429
+    default_message = "Too many requests"
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class MethodNotAllowed(ApiError):

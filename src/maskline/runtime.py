@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 import httpx
 from sqlalchemy import Connection, Engine
 
-from maskline.accounts.rules import Authenticator
+from maskline.accounts.authenticator import Authenticator
 from maskline.carriers.base import Carrier
 from maskline.clock import Clock
 from maskline.db.checkpoint import Checkpointer
@@ -38,7 +38,7 @@ class Runtime:
             settings.database_url, prepare=bool(settings.database_prepare)
         )
         self.clock = clock or Clock()
-        self.authenticator = Authenticator()
+        self.authenticator = Authenticator(settings.auth_failure_limit)
         if carrier is None:
             from maskline.carriers import make_carrier
 

@@ -70,6 +70,17 @@ class Settings:
         1_048_576, "Largest request body accepted, in bytes; larger bodies get 413."
     )
 
+    auth_failure_limit: int = _setting(
+        20,
+        "Failed sign-ins in a minute for one account or key SID, or from one client address, "
+        "after which further attempts get 429 (20429) until the minute is over; 0: no limit.",
+    )
+    rate_limit_rps: int = _setting(
+        0,
+        "Requests per second one account may make to one process, with bursts of five times "
+        "as many; beyond it 429 (20429). 0: no limit. Twilio's Proxy allows 30.",
+    )
+
     callback_timeout_ms: int = _setting(
         10_000, "How long a status callback (callback_url, SessionCallbackUrl) may take, in ms."
     )
@@ -201,6 +212,10 @@ class Settings:
                     "MASKLINE_CARRIER=twilio needs MASKLINE_PUBLIC_URL: the address Twilio calls, "
                     "against which its signatures are checked"
                 )
+        if self.auth_failure_limit < 0 or self.rate_limit_rps < 0:
+            raise SettingsError(
+                "MASKLINE_AUTH_FAILURE_LIMIT and MASKLINE_RATE_LIMIT_RPS cannot be negative"
+            )
         if self.callback_allow_private not in ("", "0", "1"):
             raise SettingsError("MASKLINE_CALLBACK_ALLOW_PRIVATE must be 0 or 1")
         for name in (

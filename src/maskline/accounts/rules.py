@@ -1,4 +1,4 @@
-"""Creating accounts and API keys, and checking the credentials a caller presents."""
+"""Creating accounts and API keys, and the hashing of API key secrets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import os
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -27,13 +26,13 @@ class Credentials:
     account_sid: str
 
 
-def _hash_secret(secret: str, salt: bytes | None = None) -> str:
+def hash_secret(secret: str, salt: bytes | None = None) -> str:
     salt = salt or os.urandom(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
-def _secret_matches(secret: str, stored: str) -> bool:
+def secret_matches(secret: str, stored: str) -> bool:
     try:
         scheme, salt_b64, digest_b64 = stored.split("$")
     except ValueError:
@@ -94,84 +93,8 @@ def create_api_key(
         conn,
         sid=sid,
         account_sid=account_sid,
-        secret_hash=_hash_secret(secret),
+        secret_hash=hash_secret(secret),
         friendly_name=friendly_name,
         date_created=clock.now_ms(),
     )
     return Credentials(sid=sid, secret=secret, account_sid=account_sid)
-
-
-class Authenticator:
-    """Maps Basic credentials to an account SID.
-
-    Verified credentials are remembered (by a SHA-256 of the pair, never the secret itself) for
-    a short while, so that neither the database nor scrypt is paid on every request.
-    """
-
-    def __init__(self, ttl_ms: int = 60_000, max_entries: int = 10_000) -> None:
-        self._cache: dict[bytes, tuple[str, int]] = {}
-        self._ttl_ms = ttl_ms
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def remembered(self, header: str | None, now: int) -> str | None:
-        """The account of credentials verified a short while ago, without the database; None
-        when they must be verified (or are not Basic credentials at all)."""
-        token = _basic_token(header)
-        return None if token is None else self._fresh(_cache_key(token), now)
-
-    def _fresh(self, key: bytes, now: int) -> str | None:
-        cached = self._cache.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        return None
-
-    def authenticate(self, conn: Connection, clock: Clock, header: str | None) -> str | None:
-        token = _basic_token(header)
-        if token is None:
-            return None
-        key = _cache_key(token)
-        now = clock.now_ms()
-        remembered = self._fresh(key, now)
-        if remembered is not None:
-            return remembered
-        try:
-            username, _, password = base64.b64decode(token, validate=True).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        account_sid = self._verify(conn, username, password)
-        if account_sid is not None:
-            with self._lock:
-                if len(self._cache) >= self._max:
-                    self._cache.clear()
-                self._cache[key] = (account_sid, now + self._ttl_ms)
-        return account_sid
-
-    def _verify(self, conn: Connection, username: str, password: str) -> str | None:
-        if sids.is_sid(username, sids.ACCOUNT):
-            account = store.get_account(conn, username)
-            if account is not None and hmac.compare_digest(
-                account.auth_token.encode(), password.encode()
-            ):
-                return str(account.sid)
-            return None
-        if sids.is_sid(username, sids.API_KEY):
-            key = store.get_api_key(conn, username)
-            if key is not None and _secret_matches(password, key.secret_hash):
-                return str(key.account_sid)
-        return None
-
-
-def _basic_token(header: str | None) -> str | None:
-    """The base64 part of a Basic Authorization header, or None for any other header."""
-    if not header or header[:6].lower() != "basic ":
-        return None
-    return header[6:].strip()
-
-
-def _cache_key(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
@@ -16,9 +17,11 @@ from maskline.errors import (
     InvalidParameter,
     MethodNotAllowed,
     NotFound,
+    TooManyRequests,
     Unauthorized,
 )
 from maskline.runtime import Runtime
+from maskline.web.ratelimit import RateLimiter
 from maskline.web.request import FormError, Request, parse_form
 from maskline.web.response import Response, json_response
 from maskline.web.routing import Route, Router
@@ -32,15 +35,15 @@ Send = Callable[[Message], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
 
 # What runs the request again from the start, should its batch be rolled back (Replay).
-_again: ContextVar[tuple[Route, Request, str | None] | None] = ContextVar(
-    "maskline_again", default=None
-)
+_again: ContextVar[tuple[Route, Request] | None] = ContextVar("maskline_again", default=None)
 
 
 def error_response(error: ApiError) -> Response:
     response = json_response(error.body(), error.status)
     if isinstance(error, Unauthorized):
         response.headers.append((b"www-authenticate", b'Basic realm="Maskline"'))
+    elif isinstance(error, TooManyRequests) and error.retry_after:
+        response.headers.append((b"retry-after", str(math.ceil(error.retry_after)).encode()))
     return response
 
 
@@ -58,6 +61,8 @@ class App:
         self.on_shutdown = on_shutdown or []
         self._max_body = runtime.settings.max_body_bytes
         self._public_url = runtime.settings.public_url.rstrip("/")
+        rate = runtime.settings.rate_limit_rps
+        self._limiter = RateLimiter(rate) if rate > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -154,9 +159,6 @@ class App:
             response = error_response(error)
             response.headers.append((b"allow", ", ".join(sorted(routes)).encode()))
             return response
-        # A GET's parameters are in its query string: a body there has no meaning in HTTP,
-        # and is left unread.
-        raw = b"" if method == "GET" else await self._read_body(receive)
         auth_header = None
         host = None
         for name, value in scope["headers"]:
@@ -164,6 +166,24 @@ class App:
                 auth_header = value.decode("latin-1")
             elif name == b"host":
                 host = value.decode("latin-1")
+        account_sid = ""
+        if route.auth:
+            # Credentials before anything else: a caller without valid ones costs no body read
+            # and no parse.
+            account_sid = self.runtime.authenticator.remembered(auth_header) or ""
+            if not account_sid:
+                account_sid = await self._authenticate(auth_header, scope.get("client"))
+            if self._limiter is not None:
+                wait = self._limiter.wait_s(account_sid)
+                if wait > 0:
+                    raise TooManyRequests(
+                        f"Too many requests for account {account_sid}: at most "
+                        f"{self._limiter.rate:g} a second",
+                        retry_after=wait,
+                    )
+        # A GET's parameters are in its query string: a body there has no meaning in HTTP,
+        # and is left unread.
+        raw = b"" if method == "GET" else await self._read_body(receive)
         try:
             form = parse_form(raw)
             query = parse_form(scope.get("query_string", b""))
@@ -183,53 +203,49 @@ class App:
             headers=scope["headers"],
             query_string=scope.get("query_string", b"").decode("latin-1"),
         )
-        _again.set((route, request, auth_header))
-        return await self._call(route, request, auth_header)
+        request.account_sid = account_sid
+        _again.set((route, request))
+        return await self._call(route, request)
 
-    async def _call(self, route: Route, request: Request, auth_header: str | None) -> Response:
+    async def _call(self, route: Route, request: Request) -> Response:
         """Run the route's handler on the request: the first time, or again (`_again`)."""
         if route.is_async:
             # Its transactions say themselves whether they can run again (routing/inbound.py).
-            if route.auth:
-                self._authenticate(request, auth_header)
             return await route.handler(request)  # type: ignore[no-any-return,misc]
-        return self._run(route, request, auth_header)
+        return self._run(route, request)
 
-    def _run(self, route: Route, request: Request, auth_header: str | None) -> Response:
+    def _run(self, route: Route, request: Request) -> Response:
         """A synchronous handler in its transaction. It can run again from the start: it
         reaches nothing outside the database (carriers queue their sends in the transaction)
-        and changes nothing of the request but its caller and connection, which are set here,
-        so its transaction is replayable (db/transactions.py)."""
+        and changes nothing of the request but its connection, which is set here, so its
+        transaction is replayable (db/transactions.py)."""
         runtime = self.runtime
         with runtime.transaction(writes=route.writes, replayable=True) as conn:
             request.conn = conn
-            if route.auth:
-                account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
-                if account_sid is None:
-                    raise Unauthorized()
-                request.account_sid = account_sid
             result = route.handler(request)
             if route.writes:
                 # Wake the worker for any callback or job the request made.
                 runtime.wake_for(conn)
         return result  # type: ignore[return-value]
 
-    def _authenticate(self, request: Request, auth_header: str | None) -> None:
+    async def _authenticate(self, auth_header: str | None, client: Any) -> str:
+        """The caller's account, from credentials not verified lately (accounts/authenticator.py);
+        Unauthorized, or TooManyRequests after repeated failures."""
         runtime = self.runtime
-        remembered = runtime.authenticator.remembered(auth_header, runtime.clock.now_ms())
-        if remembered is not None:
-            # Verified a moment ago: no transaction to open for it.
-            request.account_sid = remembered
-            return
+        authenticator = runtime.authenticator
+        address = str(client[0]) if client else None
+        if authenticator.throttled(auth_header, address):
+            raise TooManyRequests("Too many failed attempts to authenticate; try again later")
         waiting = pending_batch.get()
         with runtime.transaction(writes=False, replayable=True) as conn:
-            account_sid = runtime.authenticator.authenticate(conn, runtime.clock, auth_header)
+            check = authenticator.look_up(conn, auth_header)
         # Requests never write accounts, so this read cannot see anything a batch's rollback
         # would take back: the request need not wait for the batch it read in.
         pending_batch.set(waiting)
+        account_sid = await authenticator.verify(auth_header, check, address)
         if account_sid is None:
             raise Unauthorized()
-        request.account_sid = account_sid
+        return account_sid
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
