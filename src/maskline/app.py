@@ -16,7 +16,7 @@ from maskline.phone_numbers import api as phone_numbers
 from maskline.runtime import Runtime
 from maskline.sandbox import api as sandbox
 from maskline.sandbox import network as sandbox_network
-from maskline.sandbox.clock import load_offset
+from maskline.sandbox.clock import load_offsets
 from maskline.services import api as services
 from maskline.sessions import api as sessions
 from maskline.settings import Settings
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if not is_current(runtime.engine):
             raise RuntimeError("The database schema is behind: run `maskline migrate`.")
         with runtime.transaction(writes=False) as conn:
-            runtime.clock.offset_ms = load_offset(conn)
+            runtime.clock.offsets = load_offsets(conn)
         runtime.start_checkpointer()
         # Group commit for the requests of a SQLite server (db/transactions.py).
         runtime.transactions.batching = runtime.engine.dialect.name == "sqlite"

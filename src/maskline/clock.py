@@ -1,25 +1,55 @@
-"""The one source of time. The sandbox can move it forward; everything else reads it."""
+"""The one source of time. The sandbox moves it forward for one account at a time; everything
+else reads it."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
+
+# The account whose data is being handled: set once a request is authenticated, and by the
+# worker around each piece of work. Its sandbox clock is the one `now_ms()` reads.
+current_account: ContextVar[str | None] = ContextVar("maskline_clock_account", default=None)
 
 
 class Clock:
-    """Wall-clock time plus an offset that the sandbox's Clock call can advance.
+    """Wall-clock time plus offsets that the sandbox's Clock call advances, one per account.
 
-    Times are integer milliseconds since the epoch, the form the database stores.
+    Times are integer milliseconds since the epoch, the form the database stores. `offsets`
+    holds only the accounts whose clock was moved (sandbox/clock.py keeps them in the
+    database); every other account, and work for no account, reads wall-clock time.
     """
 
     def __init__(self, offset_ms: int = 0) -> None:
+        # Added to every account's time: for tools and tests that run a whole server ahead.
         self.offset_ms = offset_ms
+        self.offsets: dict[str, int] = {}
 
     def now_ms(self) -> int:
+        offsets = self.offsets
+        extra = offsets.get(current_account.get() or "", 0) if offsets else 0
+        return int(time.time() * 1000) + self.offset_ms + extra
+
+    def wall_ms(self) -> int:
+        """The time of an account whose clock was never moved."""
         return int(time.time() * 1000) + self.offset_ms
 
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
+    def ahead(self) -> list[tuple[str, int]]:
+        """The accounts whose clock runs ahead, with the time each one reads now."""
+        wall = self.wall_ms()
+        return [(account, wall + offset) for account, offset in self.offsets.items() if offset > 0]
+
+
+@contextlib.contextmanager
+def account_time(account_sid: str | None) -> Iterator[None]:
+    """Read the clock as `account_sid` does inside the block."""
+    token = current_account.set(account_sid)
+    try:
+        yield
+    finally:
+        current_account.reset(token)
 
 
 _format_cache: dict[int, str] = {}

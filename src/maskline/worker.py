@@ -16,11 +16,11 @@ import orjson
 from sqlalchemy import Connection
 
 from maskline.callbacks.dispatch import Dispatcher
-from maskline.clock import Clock
+from maskline.clock import Clock, account_time
 from maskline.jobs import store as jobs_store
 from maskline.runtime import Runtime
 from maskline.sandbox.carrier import JOB_HANDLERS
-from maskline.sandbox.clock import load_offset
+from maskline.sandbox.clock import load_offsets
 from maskline.sessions.rules import expire_due
 
 log = logging.getLogger("maskline.worker")
@@ -58,11 +58,18 @@ def run_due_jobs(runtime: Runtime, handlers: Mapping[str, JobHandler] = JOB_HAND
 def _run_jobs(
     conn: Connection, runtime: Runtime, handlers: Mapping[str, JobHandler], *, isolated: bool
 ) -> int:
-    now = runtime.clock.now_ms()
+    clock = runtime.clock
     # Run and finished in this transaction, the jobs of a batch need no lease; a batch run job
     # by job leases them, so that a job that fails waits for its lease before it runs again.
     lease = JOB_LEASE_MS if isolated else None
-    rows = jobs_store.claim_due(conn, now, lease, JOB_BATCH, handlers.keys())
+    # What is due by wall time, then what is due by each clock that runs ahead.
+    rows = jobs_store.claim_due(conn, clock.wall_ms(), lease, JOB_BATCH, handlers.keys())
+    for account_sid, now in clock.ahead():
+        seen = {row.id for row in rows}
+        more = jobs_store.claim_due(
+            conn, now, lease, JOB_BATCH, handlers.keys(), account_sid=account_sid
+        )
+        rows += [row for row in more if row.id not in seen]
     if not isolated:
         for row in rows:
             _run_job(conn, runtime, handlers, row)
@@ -86,7 +93,8 @@ def _run_job(
     if handler is None:
         log.error("no handler for job %s (%s); dropped", row.id, row.kind)
     else:
-        handler(conn, runtime.clock, orjson.loads(row.payload))
+        with account_time(row.account_sid):
+            handler(conn, runtime.clock, orjson.loads(row.payload))
 
 
 def expire_sessions(runtime: Runtime) -> int:
@@ -95,11 +103,11 @@ def expire_sessions(runtime: Runtime) -> int:
 
 
 def refresh_clock(runtime: Runtime) -> None:
-    """Pick up clock moves other processes made; only the sandbox can move the clock."""
+    """Pick up clock moves other processes made; only the sandbox can move clocks."""
     if runtime.settings.carrier != "sandbox":
         return
     with runtime.transaction(writes=False) as conn:
-        runtime.clock.offset_ms = load_offset(conn)
+        runtime.clock.offsets = load_offsets(conn)
 
 
 async def run_network_jobs(runtime: Runtime) -> int:

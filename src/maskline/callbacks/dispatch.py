@@ -21,6 +21,7 @@ import httpx
 
 from maskline.callbacks import store
 from maskline.callbacks.delivery import Outcome, attempt, auth_tokens, record_outcomes
+from maskline.clock import current_account
 from maskline.runtime import Runtime
 
 log = logging.getLogger("maskline.callbacks")
@@ -61,11 +62,19 @@ class Dispatcher:
         if free <= 0:
             return 0
         runtime = self.runtime
-        now = runtime.clock.now_ms()
+        clock = runtime.clock
         lease = runtime.settings.callback_timeout_ms + 30_000
         started: list[tuple[Any, str]] = []
         with runtime.transaction() as conn:
+            # What is due by wall time, then what is due by each clock that runs ahead.
+            now = clock.wall_ms()
             rows = store.claim_due(conn, now, lease, free)
+            for account_sid, account_now in clock.ahead():
+                if len(rows) >= free:
+                    break
+                seen = {row.id for row in rows}
+                more = store.claim_due(conn, account_now, lease, free - len(rows), account_sid)
+                rows += [row for row in more if row.id not in seen]
             if not rows:
                 return 0
             tokens = auth_tokens(conn, rows)
@@ -76,12 +85,17 @@ class Dispatcher:
                     continue
                 host = receiver(row.url)
                 if self._per_host[host] + planned[host] >= self.host_limit:
-                    busy.append(row.id)
+                    busy.append(row)
                 else:
                     planned[host] += 1
                     started.append((row, host))
-            if busy:
-                store.put_back(conn, busy, now + HOST_BUSY_WAIT_MS)
+            # Each due again a second later on its own account's clock.
+            again: dict[int, list[int]] = {}
+            for row in busy:
+                due = now + clock.offsets.get(row.account_sid, 0) + HOST_BUSY_WAIT_MS
+                again.setdefault(due, []).append(row.id)
+            for due, ids in again.items():
+                store.put_back(conn, ids, due)
         for row, host in started:
             self._start(row, host, tokens[row.account_sid])
         return len(rows)
@@ -94,6 +108,8 @@ class Dispatcher:
 
     async def _deliver(self, row: Any, host: str, auth_token: str) -> None:
         over = False
+        # This task's own copy of the context: the callback's times are its account's.
+        current_account.set(row.account_sid)
         try:
             answer = await attempt(self.runtime, row, auth_token)
             self._finished.append((row, answer, self.runtime.clock.now_ms()))

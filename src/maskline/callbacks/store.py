@@ -33,13 +33,23 @@ _DUE = (
 )
 
 
-def claim_due(conn: Connection, now: int, lease_ms: int, limit: int) -> list[Any]:
-    """Take up to `limit` due callbacks for this worker; others skip them until the lease ends.
+_DUE_IN_ACCOUNT = _DUE.where(callbacks.c.account_sid == bindparam("account"))
+
+
+def claim_due(
+    conn: Connection, now: int, lease_ms: int, limit: int, account_sid: str | None = None
+) -> list[Any]:
+    """Take up to `limit` due callbacks for this worker (of one account's, with `account_sid`:
+    its sandbox clock may run ahead); others skip them until the lease ends.
 
     PostgreSQL skips rows another worker is claiming at the same moment (SKIP LOCKED); SQLite
     serialises writers, so the same statement is safe there too.
     """
-    rows = fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
+    if account_sid is None:
+        rows = fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
+    else:
+        values = {"now": now, "limit": limit, "account": account_sid}
+        rows = fast.all_rows(conn, _DUE_IN_ACCOUNT, values)
     lease(conn, callbacks, rows, now + lease_ms)
     return rows
 

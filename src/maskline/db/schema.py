@@ -8,7 +8,7 @@ from maskline.interactions.tables import interactions
 from maskline.jobs.tables import jobs
 from maskline.numbers.tables import numbers
 from maskline.participants.tables import participants
-from maskline.sandbox.tables import carrier_calls, carrier_messages, sandbox_clock
+from maskline.sandbox.tables import carrier_calls, carrier_messages, sandbox_clocks
 from maskline.services.tables import services
 from maskline.sessions.tables import sessions
 
@@ -25,7 +25,7 @@ __all__ = [
     "metadata",
     "numbers",
     "participants",
-    "sandbox_clock",
+    "sandbox_clocks",
     "services",
     "sessions",
 ]

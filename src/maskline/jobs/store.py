@@ -23,12 +23,19 @@ def schedule(
 
 
 def schedule_all(
-    conn: Connection, *, kind: str, steps: list[tuple[int, dict[str, Any]]], now: int
+    conn: Connection,
+    *,
+    kind: str,
+    steps: list[tuple[int, dict[str, Any]]],
+    now: int,
+    account_sid: str | None = None,
 ) -> None:
-    """Schedule jobs of one kind: (due_at, payload) each, in one statement."""
+    """Schedule jobs of one kind: (due_at, payload) each, in one statement. `account_sid`
+    names the account whose sandbox clock the due times are read on."""
     rows = [
         {
             "kind": kind,
+            "account_sid": account_sid,
             "payload": orjson.dumps(payload).decode(),
             "due_at": due_at,
             "attempts": 0,
@@ -47,8 +54,9 @@ def claim_due(
     lease_ms: int | None,
     limit: int,
     kinds: Collection[str],
+    account_sid: str | None = None,
 ) -> list[Any]:
-    """Take up to `limit` due jobs of these kinds.
+    """Take up to `limit` due jobs of these kinds (of one account's, with `account_sid`).
 
     With `lease_ms`, other workers skip them until the lease ends, even once this transaction
     has committed: for jobs run after it. Without, only this transaction holds them (SQLite
@@ -56,26 +64,33 @@ def claim_due(
     enough when the jobs are run and finished in it: they are gone when it commits, and
     nothing is left behind when it rolls back.
     """
-    rows = fast.all_rows(conn, _due_query(tuple(sorted(kinds))), {"now": now, "limit": limit})
+    query = _due_query(tuple(sorted(kinds)), by_account=account_sid is not None)
+    values: dict[str, Any] = {"now": now, "limit": limit}
+    if account_sid is not None:
+        values["account"] = account_sid
+    rows = fast.all_rows(conn, query, values)
     if lease_ms is not None:
         lease(conn, jobs, rows, now + lease_ms)
     return rows
 
 
-_DUE_QUERIES: dict[tuple[str, ...], Select[Any]] = {}
+_DUE_QUERIES: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
 
 
-def _due_query(kinds: tuple[str, ...]) -> Select[Any]:
+def _due_query(kinds: tuple[str, ...], *, by_account: bool) -> Select[Any]:
     """The due jobs of these kinds, oldest first: built once for each set of kinds."""
-    stmt = _DUE_QUERIES.get(kinds)
+    stmt = _DUE_QUERIES.get((kinds, by_account))
     if stmt is None:
-        stmt = _DUE_QUERIES[kinds] = (
+        conditions = [
+            jobs.c.due_at <= bindparam("now"),
+            or_(jobs.c.leased_until.is_(None), jobs.c.leased_until < bindparam("now")),
+            or_(*(jobs.c.kind == kind for kind in kinds)),
+        ]
+        if by_account:
+            conditions.append(jobs.c.account_sid == bindparam("account"))
+        stmt = _DUE_QUERIES[kinds, by_account] = (
             select(jobs)
-            .where(
-                jobs.c.due_at <= bindparam("now"),
-                or_(jobs.c.leased_until.is_(None), jobs.c.leased_until < bindparam("now")),
-                or_(*(jobs.c.kind == kind for kind in kinds)),
-            )
+            .where(*conditions)
             .order_by(jobs.c.due_at, jobs.c.id)
             .limit(bindparam("limit"))
             .with_for_update(skip_locked=True)

@@ -9,6 +9,8 @@ jobs = Table(
     metadata,
     Column("id", RowId, primary_key=True, autoincrement=True),
     Column("kind", String(40), nullable=False),
+    # The account whose data the job changes, when it reads that account's sandbox clock.
+    Column("account_sid", String(34), nullable=True),
     # JSON object: the job's arguments.
     Column("payload", Text, nullable=False),
     Column("due_at", Millis, nullable=False),

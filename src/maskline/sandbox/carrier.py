@@ -115,7 +115,7 @@ class SandboxCarrier:
             (now + step * self.step_ms, {"sid": sid, "status": status})
             for step, status in enumerate(("sent", "delivered"), start=1)
         ]
-        schedule_all(conn, kind=MESSAGE_STATUS, steps=steps, now=now)
+        schedule_all(conn, kind=MESSAGE_STATUS, steps=steps, now=now, account_sid=account_sid)
         return Sent(sid=sid, status="queued", url=message_url(base_url, sid))
 
     def record_call(
@@ -199,7 +199,7 @@ class SandboxCarrier:
             (now + delay, {"sid": leg, "status": status, "duration": seconds})
             for delay, leg, status, seconds in plan
         ]
-        schedule_all(conn, kind=CALL_STATUS, steps=steps, now=now)
+        schedule_all(conn, kind=CALL_STATUS, steps=steps, now=now, account_sid=account_sid)
         return Sent(sid=sid, status="initiated", url=call_url(base_url, sid))
 
 

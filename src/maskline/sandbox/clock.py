@@ -1,32 +1,54 @@
-"""The sandbox clock's offset, kept in the database so that every process and restart agrees."""
+"""Each account's sandbox clock, kept in the database so that every process and restart agrees.
+
+`POST /sandbox/v1/Clock` moves the caller's clock only: one call by at most MAX_ADVANCE_S, and
+an account's clock never more than MAX_OFFSET_MS ahead of wall time, so no date Maskline
+computes from it (a session's expiry, a TTL, a status step) can pass what the API can show.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from maskline.clock import Clock
-from maskline.db import fast
-from maskline.sandbox.tables import sandbox_clock
+from maskline.errors import InvalidParameter
+from maskline.sandbox.tables import sandbox_clocks
 
-# Read by every round of the worker.
-_OFFSET = select(sandbox_clock.c.offset_ms).where(sandbox_clock.c.id == 1)
+MAX_ADVANCE_S = 366 * 86_400
+MAX_OFFSET_DAYS = 3_660
+MAX_OFFSET_MS = MAX_OFFSET_DAYS * 86_400_000
+
+# Read by every round of the worker: the table holds a row per account that moved its clock.
+_OFFSETS = select(sandbox_clocks.c.account_sid, sandbox_clocks.c.offset_ms)
 
 
-def load_offset(conn: Connection) -> int:
-    value = fast.scalar(conn, _OFFSET, {})
-    return int(value or 0)
+def load_offsets(conn: Connection) -> dict[str, int]:
+    return {str(row.account_sid): int(row.offset_ms) for row in conn.execute(_OFFSETS)}
 
 
-def advance(conn: Connection, clock: Clock, seconds: float) -> int:
-    """Move the shared clock forward; the new offset in ms."""
-    delta = int(seconds * 1000)
-    result = conn.execute(
-        update(sandbox_clock)
-        .where(sandbox_clock.c.id == 1)
-        .values(offset_ms=sandbox_clock.c.offset_ms + delta)
+def advance(conn: Connection, clock: Clock, account_sid: str, seconds: int) -> int:
+    """Move the account's clock forward; its new offset in ms. Two calls at once both count:
+    the row is made if missing, then moved in one statement that also checks the bound."""
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        dialect_insert(sandbox_clocks)
+        .values(account_sid=account_sid, offset_ms=0)
+        .on_conflict_do_nothing()
     )
-    if result.rowcount == 0:
-        conn.execute(insert(sandbox_clock).values(id=1, offset_ms=delta))
-    offset = load_offset(conn)
-    clock.offset_ms = offset
-    return offset
+    delta = seconds * 1000
+    moved = conn.execute(
+        update(sandbox_clocks)
+        .where(
+            sandbox_clocks.c.account_sid == account_sid,
+            sandbox_clocks.c.offset_ms + delta <= MAX_OFFSET_MS,
+        )
+        .values(offset_ms=sandbox_clocks.c.offset_ms + delta)
+        .returning(sandbox_clocks.c.offset_ms)
+    ).scalar()
+    if moved is None:
+        raise InvalidParameter(
+            "Advance", f"would take the account's clock more than {MAX_OFFSET_DAYS} days ahead"
+        )
+    clock.offsets[account_sid] = int(moved)
+    return int(moved)

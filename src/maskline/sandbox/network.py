@@ -20,7 +20,7 @@ from maskline.sandbox.carrier import (
     call_url,
     message_url,
 )
-from maskline.sandbox.clock import advance
+from maskline.sandbox.clock import MAX_ADVANCE_S, advance
 from maskline.sandbox.render import render_call, render_message
 from maskline.sessions.rules import expire_due
 from maskline.web import params
@@ -147,13 +147,12 @@ def list_device_calls(req: Request) -> Response:
 
 
 def advance_clock(req: Request) -> Response:
-    """Move the sandbox clock forward; sessions past their deadline close before it answers."""
-    seconds = params.integer(
-        req.form, "Advance", required=True, minimum=0, maximum=10 * 365 * 86400
-    )
+    """Move the caller's sandbox clock forward; its sessions past their deadline close before
+    it answers. Other accounts' clocks do not move."""
+    seconds = params.integer(req.form, "Advance", required=True, minimum=0, maximum=MAX_ADVANCE_S)
     runtime = req.runtime
-    offset = advance(req.conn, runtime.clock, float(seconds or 0))
-    closed = expire_due(req.conn, runtime.clock)
+    offset = advance(req.conn, runtime.clock, req.account_sid, seconds or 0)
+    closed = expire_due(req.conn, runtime.clock, account_sid=req.account_sid)
     runtime.wake()
     body: dict[str, Any] = {
         "offset_seconds": offset / 1000,

@@ -45,10 +45,11 @@ carrier_calls = Table(
     Index("ix_carrier_calls_to", "to_number", "id"),
 )
 
-# One row: the sandbox clock's offset from wall time, shared by every process.
-sandbox_clock = Table(
-    "sandbox_clock",
+# Each account's sandbox clock: how far it runs ahead of wall time, shared by every process.
+# An account that never moved its clock has no row.
+sandbox_clocks = Table(
+    "sandbox_clocks",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("account_sid", String(34), primary_key=True),
     Column("offset_ms", BigInteger, nullable=False),
 )

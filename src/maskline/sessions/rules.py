@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from maskline import sids
 from maskline.callbacks.rules import enqueue_session_closed
-from maskline.clock import Clock
+from maskline.clock import Clock, account_time
 from maskline.db.errors import violated_constraint
 from maskline.errors import (
     InvalidParameter,
@@ -267,15 +267,31 @@ def closing_reason(session: Any, now: int) -> str | None:
     return "ttl"
 
 
-def expire_due(conn: Connection, clock: Clock, *, limit: int = 500) -> int:
-    """Close the active sessions whose deadline has passed; how many were closed."""
-    now = clock.now_ms()
+def expire_due(
+    conn: Connection, clock: Clock, *, limit: int = 500, account_sid: str | None = None
+) -> int:
+    """Close the active sessions whose deadline has passed, each by its account's clock; how
+    many were closed. Everything due by wall time first, then, for each account whose
+    sandbox clock runs ahead, what is due by that clock; `account_sid` looks at one account."""
+    passes: list[tuple[str | None, int]]
+    if account_sid is not None:
+        with account_time(account_sid):
+            passes = [(account_sid, clock.now_ms())]
+    else:
+        passes = [(None, clock.wall_ms()), *clock.ahead()]
     closed = 0
-    for session in store.due_sessions(conn, now, limit):
-        reason = closing_reason(session, now)
-        if reason is not None and session.status in ACTIVE:
-            close_session(conn, clock, session=session, reason=reason)
-            closed += 1
+    done: set[str] = set()
+    for account, due_by in passes:
+        for session in store.due_sessions(conn, due_by, limit, account):
+            if session.sid in done:
+                continue
+            done.add(session.sid)
+            with account_time(session.account_sid):
+                now = clock.now_ms()
+                reason = closing_reason(session, now)
+                if reason is not None and session.status in ACTIVE:
+                    close_session(conn, clock, session=session, reason=reason)
+                    closed += 1
     return closed
 
 

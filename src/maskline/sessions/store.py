@@ -79,13 +79,31 @@ _DUE = (
 )
 
 
-def due_sessions(conn: Connection, now: int, limit: int) -> list[Any]:
-    """Active sessions whose deadline has passed, oldest deadline first, locked for closing.
+_DUE_IN_ACCOUNT = (
+    select(sessions)
+    .where(
+        sessions.c.expires_at <= bindparam("now"), sessions.c.account_sid == bindparam("account")
+    )
+    .order_by(sessions.c.expires_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+def due_sessions(
+    conn: Connection, now: int, limit: int, account_sid: str | None = None
+) -> list[Any]:
+    """Active sessions whose deadline has passed, oldest deadline first, locked for closing;
+    with `account_sid`, that account's only (its sandbox clock may run ahead).
 
     Closed sessions have no deadline, and the index on `expires_at` holds only sessions that
     have one: live sessions with a TTL or a DateExpiry.
     """
-    return fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
+    if account_sid is None:
+        return fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
+    return fast.all_rows(
+        conn, _DUE_IN_ACCOUNT, {"now": now, "limit": limit, "account": account_sid}
+    )
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> Any | None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
+from maskline.clock import current_account
 from maskline.db.transactions import Replay, in_request, pending_batch
 from maskline.errors import (
     ApiError,
@@ -173,6 +174,9 @@ class App:
             account_sid = self.runtime.authenticator.remembered(auth_header) or ""
             if not account_sid:
                 account_sid = await self._authenticate(auth_header, scope.get("client"))
+            # From here the clock reads the caller's sandbox time (each request is a task of
+            # its own, with its own copy of this).
+            current_account.set(account_sid)
             if self._limiter is not None:
                 wait = self._limiter.wait_s(account_sid)
                 if wait > 0:
