@@ -9,6 +9,12 @@ What this module proves, for every one of the spec's 30 operations:
   exactly the fields the spec lists, at every level;
 - every 4xx answer (the spec documents none) is a Twilio error body: JSON with an integer
   `code`, a `message`, the matching `more_info` URL and a `status` equal to the HTTP status;
+- data valid by the spec gets 2xx, or 400/404/409 for a rule the spec cannot state; data the
+  spec forbids is refused (schemathesis' positive and negative data checks, on the cases
+  generated as such);
+- list queries carry page tokens at any position, past 64-bit row ids included;
+- a stateful phase chains operations through the links schemathesis infers (a SID from one
+  answer in the next call's path) and never gets a 5xx or a malformed error;
 - the requests are meaningful: path SIDs name real records most of the time (a service with two
   numbers and a short code, a session with two participants, an interaction), many bodies and
   queries are realistic (valid E.164 identifiers, owned short codes, JSON participants, page
