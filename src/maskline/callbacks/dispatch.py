@@ -3,10 +3,9 @@
 Each round the worker records the attempts that finished since the last one (in one
 transaction; callbacks/delivery.py), claims as many due callbacks as there are free places and
 starts a task for each; the round goes on without waiting for them, so expiry, jobs and sandbox
-steps never wait for a receiver. A callback whose
-receiver (scheme, host and port) already has MASKLINE_CALLBACK_HOST_CONCURRENCY deliveries
-in flight is put back, due a second later and no attempt counted, so a receiver that is slow
-holds its own places and never the others'.
+steps never wait for a receiver. A callback whose receiver (scheme, host and port) already has
+MASKLINE_CALLBACK_HOST_CONCURRENCY deliveries in flight is put back, due a second later and no
+attempt counted, so a receiver that is slow holds its own places and never the others'.
 """
 
 from __future__ import annotations
@@ -51,10 +50,6 @@ class Dispatcher:
         self._ids: set[int] = set()
         # Attempts that are over, waiting to be recorded by the next round.
         self._finished: list[Outcome] = []
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
 
     def dispatch_due(self) -> int:
         """Claim due callbacks for the free places and start their deliveries; how many."""
