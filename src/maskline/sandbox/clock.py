@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from maskline.clock import Clock
+from maskline.db import fast
 from maskline.errors import InvalidParameter
 from maskline.sandbox.tables import sandbox_clocks
 
@@ -24,7 +25,8 @@ _OFFSETS = select(sandbox_clocks.c.account_sid, sandbox_clocks.c.offset_ms)
 
 
 def load_offsets(conn: Connection) -> dict[str, int]:
-    return {str(row.account_sid): int(row.offset_ms) for row in conn.execute(_OFFSETS)}
+    rows = fast.all_rows(conn, _OFFSETS, {})
+    return {str(row.account_sid): int(row.offset_ms) for row in rows}
 
 
 def advance(conn: Connection, clock: Clock, account_sid: str, seconds: int) -> int:
