@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection
 
 from maskline.callbacks.dispatch import Dispatcher
-from maskline.clock import Clock, account_time
+from maskline.clock import Clock, current_account
 from maskline.jobs import store as jobs_store
 from maskline.runtime import Runtime
 from maskline.sandbox.carrier import JOB_HANDLERS
@@ -93,8 +93,12 @@ def _run_job(
     if handler is None:
         log.error("no handler for job %s (%s); dropped", row.id, row.kind)
     else:
-        with account_time(row.account_sid):
+        # The job's times are its account's (a status step per message: no context manager).
+        token = current_account.set(row.account_sid)
+        try:
             handler(conn, runtime.clock, orjson.loads(row.payload))
+        finally:
+            current_account.reset(token)
 
 
 def expire_sessions(runtime: Runtime) -> int:
