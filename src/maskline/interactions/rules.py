@@ -11,6 +11,31 @@ from maskline.callbacks.rules import enqueue_interaction
 from maskline.clock import Clock
 from maskline.interactions import store
 
+# What a leg (a carrier's text or call) may be, as the Proxy spec lists it.
+LEG_STATUSES = (
+    "accepted",
+    "answered",
+    "busy",
+    "canceled",
+    "completed",
+    "deleted",
+    "delivered",
+    "delivery-unknown",
+    "failed",
+    "in-progress",
+    "initiated",
+    "no-answer",
+    "queued",
+    "received",
+    "receiving",
+    "ringing",
+    "scheduled",
+    "sending",
+    "sent",
+    "undelivered",
+    "unknown",
+)
+
 
 def voice_data(duration: int | None) -> str:
     return orjson.dumps({"duration": str(duration or 0)}).decode()

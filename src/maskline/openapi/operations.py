@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from maskline.openapi.schemas import LEG_STATUSES, PAGE_META, Schema, ref, sid_pattern
+from maskline.interactions.rules import LEG_STATUSES
+from maskline.openapi.schemas import PAGE_META, Schema, ref, sid_pattern
 
 EXTENSION = "x-maskline-extension"
 
@@ -452,7 +453,7 @@ _TWILIO_STATUS = {
     "MessageSid": STRING,
     "CallSid": STRING,
     "MessageStatus": STRING,
-    "CallStatus": {"type": "string", "enum": LEG_STATUSES},
+    "CallStatus": {"type": "string", "enum": list(LEG_STATUSES)},
 }
 
 TWILIO_WEBHOOKS: list[Operation] = [

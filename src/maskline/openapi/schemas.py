@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from maskline.interactions.rules import LEG_STATUSES
+
 Schema = dict[str, Any]
 
 REF = "#/components/schemas/"
@@ -49,29 +51,6 @@ CAPABILITIES = _null(
 # The SID of a carrier's record of a leg: a text (SM...) or a call (CA...).
 LEG_SID = _null(type="string", minLength=34, maxLength=34, pattern="^[a-zA-Z]{2}[0-9a-fA-F]{32}$")
 
-LEG_STATUSES = [
-    "accepted",
-    "answered",
-    "busy",
-    "canceled",
-    "completed",
-    "deleted",
-    "delivered",
-    "delivery-unknown",
-    "failed",
-    "in-progress",
-    "initiated",
-    "no-answer",
-    "queued",
-    "received",
-    "receiving",
-    "ringing",
-    "scheduled",
-    "sending",
-    "sent",
-    "undelivered",
-    "unknown",
-]
 
 ENUMS: dict[str, list[str]] = {
     "GeoMatchLevel": ["area-code", "overlay", "radius", "country"],
@@ -79,7 +58,7 @@ ENUMS: dict[str, list[str]] = {
     "SessionMode": ["message-only", "voice-only", "voice-and-message"],
     "SessionStatus": ["open", "in-progress", "closed", "failed", "unknown"],
     "InteractionType": ["message", "voice", "unknown"],
-    "LegStatus": LEG_STATUSES,
+    "LegStatus": list(LEG_STATUSES),
 }
 
 

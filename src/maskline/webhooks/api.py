@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from maskline.carriers.twilio import TwilioCarrier, message_progress
 from maskline.errors import Forbidden, InvalidParameter
 from maskline.interactions import store as interactions_store
-from maskline.interactions.rules import resource_status_changed
+from maskline.interactions.rules import LEG_STATUSES, resource_status_changed
 from maskline.interactions.tables import interactions
 from maskline.numbers.tables import PHONE_NUMBER, numbers
 from maskline.routing.inbound import Inbound, Outcome, route
@@ -25,32 +25,7 @@ from maskline.web.response import Response
 from maskline.web.routing import Route
 
 XML = b"application/xml"
-# The spec's interaction_enum_resource_status.
-RESOURCE_STATUSES = frozenset(
-    [
-        "accepted",
-        "answered",
-        "busy",
-        "canceled",
-        "completed",
-        "deleted",
-        "delivered",
-        "delivery-unknown",
-        "failed",
-        "in-progress",
-        "initiated",
-        "no-answer",
-        "queued",
-        "received",
-        "receiving",
-        "ringing",
-        "scheduled",
-        "sending",
-        "sent",
-        "undelivered",
-        "unknown",
-    ]
-)
+RESOURCE_STATUSES = frozenset(LEG_STATUSES)
 
 
 def _carrier(req: Request) -> TwilioCarrier:
