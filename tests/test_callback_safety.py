@@ -26,7 +26,14 @@ from maskline.db.engine import create_db_engine
 from tests.conftest import next_number
 from tests.receiver import Receiver, Reply
 from tests.support import ACCOUNT_SID, Server
-from tests.traffic import Conversation, Sandbox, new_service, open_conversation, start_server
+from tests.traffic import (
+    Conversation,
+    Sandbox,
+    conversation_to,
+    new_service,
+    open_conversation,
+    start_server,
+)
 
 BAD_URLS = [
     "http://127.0.0.1:abc/cb",
@@ -61,11 +68,6 @@ def sandbox(srv: Server) -> Iterator[Sandbox]:
 def receiver() -> Iterator[Receiver]:
     with Receiver() as running:
         yield running
-
-
-def conversation_to(sdk: Client, receiver: Receiver, **paths: str) -> Conversation:
-    urls = {name: receiver.url(path) for name, path in paths.items()}
-    return open_conversation(sdk, new_service(sdk, 2, **urls))
 
 
 def text_a_to_b(sandbox: Sandbox, conversation: Conversation, body: str = "hi") -> dict[str, str]:

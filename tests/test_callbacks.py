@@ -14,8 +14,8 @@ from twilio.rest import Client
 from tests.receiver import Received, Receiver, Reply
 from tests.support import AUTH_TOKEN, Server
 from tests.traffic import (
-    Conversation,
     Sandbox,
+    conversation_to,
     new_service,
     open_conversation,
     start_server,
@@ -72,12 +72,6 @@ def sandbox(srv: Server) -> Iterator[Sandbox]:
 def receiver() -> Iterator[Receiver]:
     with Receiver() as running:
         yield running
-
-
-def conversation_to(sdk: Client, receiver: Receiver, **paths: str) -> Conversation:
-    """A conversation in a new service whose callback URLs point at `receiver`."""
-    urls = {name: receiver.url(path) for name, path in paths.items()}
-    return open_conversation(sdk, new_service(sdk, 2, **urls))
 
 
 def assert_signed(receiver: Receiver, received: Received) -> None:

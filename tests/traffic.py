@@ -14,6 +14,7 @@ import pytest
 from twilio.rest import Client
 
 from tests.conftest import add_numbers, next_number
+from tests.receiver import Receiver
 from tests.support import Server, new_database_url, unique
 
 T = TypeVar("T")
@@ -156,6 +157,12 @@ def open_conversation(
         a=by_identifier[a_number],
         b=by_identifier[b_number],
     )
+
+
+def conversation_to(sdk: Client, receiver: Receiver, **paths: str) -> Conversation:
+    """A conversation in a new service whose callback URLs point at `receiver`."""
+    urls = {name: receiver.url(path) for name, path in paths.items()}
+    return open_conversation(sdk, new_service(sdk, 2, **urls))
 
 
 def data(interaction: Any) -> dict[str, Any]:

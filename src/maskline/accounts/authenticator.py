@@ -19,6 +19,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -162,7 +163,7 @@ class Authenticator:
 
     def _stand_in_hash(self) -> str:
         if self._stand_in is None:
-            self._stand_in = hash_secret(base64.b64encode(hashlib.sha256(b"x").digest()).decode())
+            self._stand_in = hash_secret(os.urandom(16).hex())
         return self._stand_in
 
 
