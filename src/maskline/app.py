@@ -10,6 +10,7 @@ from maskline import health, worker
 from maskline.events import api as events
 from maskline.interactions import api as interactions
 from maskline.message_interactions import api as message_interactions
+from maskline.metrics import api as metrics
 from maskline.openapi import api as openapi
 from maskline.participants import api as participants
 from maskline.phone_numbers import api as phone_numbers
@@ -36,6 +37,7 @@ def routes(runtime: Runtime) -> list[Route]:
         ] + phone_numbers.TWILIO_ROUTES
     table = [
         *health.ROUTES,
+        *metrics.ROUTES,
         *services.ROUTES,
         *pool_routes,
         *short_codes.ROUTES,
@@ -97,7 +99,9 @@ def serve_app() -> App:
     """The application of one process of `maskline serve --workers N`, built from the
     environment in a process of its own, where no database is open yet."""
     from maskline.db.sqlite_library import skip_memory_statistics
+    from maskline.logs import configure as configure_logging
 
     settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
     skip_memory_statistics(settings.database_url)
     return create_app(settings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
@@ -64,14 +63,14 @@ def serve(
     from maskline.bootstrap import prepare
     from maskline.db.engine import is_sqlite
     from maskline.db.sqlite_library import skip_memory_statistics
+    from maskline.logs import configure as configure_logging
+    from maskline.metrics.directory import shared as shared_metrics
 
     if workers < 1:
         raise click.BadParameter("must be at least 1", param_hint="--workers")
     overrides = {"host": host, "port": port, "database_url": database_url, "public_url": public_url}
     settings = _settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     skip_memory_statistics(settings.database_url)  # before anything opens the database
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=is_sqlite(settings.database_url))
@@ -83,17 +82,21 @@ def serve(
         "loop": "uvloop",
         "http": "httptools",
         "lifespan": "on",
+        # Maskline writes its own access records (web/observe.py), and its logging, set up
+        # above and in each process of --workers, carries uvicorn's records too.
         "access_log": False,
+        "log_config": None,
         "log_level": settings.log_level,
     }
-    if workers == 1:
-        uvicorn.run(create_app(runtime=runtime), **common)
-        return
-    # Each process builds its own app from the environment: hand the flags down through it.
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ["MASKLINE_" + name.upper()] = str(value)
-    uvicorn.run("maskline.app:serve_app", factory=True, workers=workers, **common)
+    with shared_metrics(settings.metrics_dir, workers):
+        if workers == 1:
+            uvicorn.run(create_app(runtime=runtime), **common)
+            return
+        # Each process builds its own app from the environment: hand the flags down through it.
+        for name, value in overrides.items():
+            if value is not None:
+                os.environ["MASKLINE_" + name.upper()] = str(value)
+        uvicorn.run("maskline.app:serve_app", factory=True, workers=workers, **common)
 
 
 @main.command("worker")
@@ -106,11 +109,14 @@ def worker_command(database_url: str | None) -> None:
     from maskline import worker
     from maskline.bootstrap import prepare
     from maskline.db.sqlite_library import skip_memory_statistics
+    from maskline.logs import configure as configure_logging
+    from maskline.metrics.directory import use as use_metrics_directory
 
     settings = _settings(database_url=database_url)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.metrics_dir:
+        # Counted with the scrapes of a `maskline serve` given the same directory.
+        use_metrics_directory(settings.metrics_dir)
     skip_memory_statistics(settings.database_url)  # before anything opens the database
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=False, login=False)

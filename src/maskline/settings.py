@@ -61,6 +61,34 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address `maskline serve` listens on.")
     port: int = _setting(8080, "Port `maskline serve` listens on.")
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    log_format: str = _setting(
+        "text",
+        "`text`: a line per record, starting with its UTC time; `json`: one JSON object per "
+        "line with `time`, `level`, `logger`, `message` (and the access record's fields), "
+        "for Maskline's and uvicorn's records alike.",
+    )
+    access_log: int = _setting(
+        1,
+        "1: a record per request at `info` on `maskline.access` (method, path, status, "
+        "duration_ms, request_id, account_sid; never a query, a body or a credential); 0: none.",
+    )
+    metrics_token: str = _setting(
+        "",
+        "When set, GET /metrics requires `Authorization: Bearer <token>`. Default: open, "
+        "like /healthz.",
+    )
+    metrics_dir: str = _setting(
+        "",
+        "Directory where the processes of one host share their metrics. `serve --workers N` "
+        "makes a temporary one when unset; set it (the same for `maskline serve` and "
+        "`maskline worker`) to count a separate worker's deliveries in serve's scrapes.",
+    )
+    retention_days: int = _setting(
+        90,
+        "Days a closed session is kept (with its participants and interactions), and finished "
+        "callbacks with their attempts, and events; older ones are deleted by the worker. "
+        "0: keep everything. Twilio deletes closed sessions after 90 days.",
+    )
     max_pool_numbers: int = _setting(
         0,
         "Highest number of phone numbers and short codes one service may hold (0: no cap). "
@@ -225,6 +253,14 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"MASKLINE_{name.upper()} must be at least 1")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("MASKLINE_LOG_FORMAT must be `text` or `json`")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise SettingsError("MASKLINE_LOG_LEVEL must be debug, info, warning or error")
+        if self.access_log not in (0, 1):
+            raise SettingsError("MASKLINE_ACCESS_LOG must be 0 or 1")
+        if self.retention_days < 0:
+            raise SettingsError("MASKLINE_RETENTION_DAYS cannot be negative")
         if self.max_pool_numbers < 0:
             raise SettingsError("MASKLINE_MAX_POOL_NUMBERS cannot be negative")
 

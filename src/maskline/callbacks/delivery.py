@@ -17,6 +17,7 @@ from maskline.callbacks import store
 from maskline.callbacks.http import RefusedAddress
 from maskline.callbacks.signing import signed_request
 from maskline.callbacks.tables import DELIVERED, FAILED
+from maskline.metrics.families import metrics
 from maskline.runtime import Runtime
 
 log = logging.getLogger("maskline.callbacks")
@@ -132,7 +133,7 @@ async def call_now(
         account = get_account(conn, account_sid)
     token = account.auth_token if account is not None else ""
     settings = runtime.settings
-    return await post(
+    answer = await post(
         client,
         auth_token=token,
         url=url,
@@ -141,6 +142,9 @@ async def call_now(
         timeout_ms=settings.sync_callback_timeout_ms,
         max_answer_bytes=settings.callback_max_answer_bytes,
     )
+    # Its only attempt: it is delivered, or it failed.
+    _count(["delivered" if answer.ok else "failed"], [(None, answer, 0)])
+    return answer
 
 
 async def attempt(runtime: Runtime, row: Any, auth_token: str) -> Answer:
@@ -168,17 +172,28 @@ def record_outcomes(runtime: Runtime, outcomes: list[Outcome]) -> None:
         return
     try:
         with runtime.transaction() as conn:
-            for row, answer, at in outcomes:
-                _record(runtime, conn, row, answer, at)
+            kinds = [_record(runtime, conn, row, answer, at) for row, answer, at in outcomes]
+        _count(kinds, outcomes)
         return
     except Exception:
         log.info("recording %d callback attempts together failed; one by one", len(outcomes))
-    for row, answer, at in outcomes:
+    for one in outcomes:
+        row, answer, at = one
         try:
             with runtime.transaction() as conn:
-                _record(runtime, conn, row, answer, at)
+                kind = _record(runtime, conn, row, answer, at)
+            _count([kind], [one])
         except Exception:
             log.exception("callback %s: the attempt could not be recorded", row.id)
+
+
+def _count(kinds: list[str], outcomes: list[Outcome]) -> None:
+    """Count attempts once they are recorded: an attempt recorded again after a rollback is
+    counted once."""
+    counted = metrics()
+    for kind, (_, answer, _) in zip(kinds, outcomes, strict=True):
+        counted.callback_deliveries.labels(kind).inc()
+        counted.callback_duration.observe(answer.latency_ms / 1000)
 
 
 def auth_tokens(conn: Any, rows: list[Any]) -> dict[str, str]:
@@ -190,7 +205,8 @@ def auth_tokens(conn: Any, rows: list[Any]) -> dict[str, str]:
     return tokens
 
 
-def _record(runtime: Runtime, conn: Any, row: Any, answer: Answer, now: int) -> None:
+def _record(runtime: Runtime, conn: Any, row: Any, answer: Answer, now: int) -> str:
+    """Record one attempt; its outcome: delivered, retrying or failed."""
     attempt = row.attempts + 1
     recorded = answer.error or answer.body[:MAX_RECORDED].decode("utf-8", "replace")
     store.record_attempt(
@@ -204,13 +220,16 @@ def _record(runtime: Runtime, conn: Any, row: Any, answer: Answer, now: int) -> 
         },
     )
     if answer.ok:
+        outcome = "delivered"
         values: dict[str, Any] = {"status": DELIVERED, "leased_until": None, "last_error": None}
     else:
         error = answer.error or f"HTTP {answer.status_code}"
         if attempt >= runtime.settings.callback_max_attempts:
+            outcome = "failed"
             values = {"status": FAILED, "leased_until": None, "last_error": error}
             log.warning("callback %s to %s failed for good: %s", row.id, row.url, error)
         else:
+            outcome = "retrying"
             values = {
                 "due_at": now + backoff_ms(runtime, attempt),
                 "leased_until": None,
@@ -218,3 +237,4 @@ def _record(runtime: Runtime, conn: Any, row: Any, answer: Answer, now: int) -> 
             }
     values["date_updated"] = now
     store.finish(conn, row.id, values)
+    return outcome

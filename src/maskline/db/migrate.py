@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from alembic import command
@@ -19,6 +20,7 @@ def _config() -> Config:
     return config
 
 
+@functools.cache  # the scripts ship with the package: read once a process
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
@@ -26,6 +28,15 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision the database records, read without Alembic (which logs each look), for
+    checks that run every few seconds."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 # Any key, the same in every Maskline: PostgreSQL holds it for the upgrading transaction, so

@@ -72,6 +72,12 @@ def _operation(op: Operation) -> dict[str, Any]:
         body["security"] = [{"basic": []}]
     elif op.auth == "none":
         body["security"] = []
+    elif op.auth == "metrics-token":
+        body["security"] = []
+        body["description"] = (
+            "Open unless MASKLINE_METRICS_TOKEN is set; then it needs "
+            "`Authorization: Bearer <token>`."
+        )
     else:
         body["security"] = []
         body["description"] = (

@@ -32,7 +32,7 @@ class Operation:
     query: dict[str, Schema] = field(default_factory=dict)
     form: dict[str, Schema] = field(default_factory=dict)
     required: tuple[str, ...] = ()
-    auth: str = "basic"  # "basic", "none" or "twilio-signature"
+    auth: str = "basic"  # "basic", "none", "metrics-token" or "twilio-signature"
     extension: bool = False
 
 
@@ -306,6 +306,25 @@ MASKLINE: list[Operation] = [
         "Operations",
         answer=ref("Health"),
         auth="none",
+    ),
+    _own(
+        "GET",
+        "/readyz",
+        "FetchReadiness",
+        "Readiness: the database answers and its schema is current; 503 otherwise.",
+        "Operations",
+        answer=ref("Health"),
+        auth="none",
+    ),
+    _own(
+        "GET",
+        "/metrics",
+        "FetchMetrics",
+        "Prometheus metrics of every process of this Maskline.",
+        "Operations",
+        answer=STRING,
+        answer_type="text/plain",
+        auth="metrics-token",
     ),
     _own(
         "GET",

@@ -14,8 +14,10 @@ from sqlalchemy import Connection
 from maskline import sids
 from maskline.clock import Clock
 from maskline.errors import (
+    AllNumbersInUse,
     IdentifierAlreadyParticipant,
     IdentifierNotAllowedInMode,
+    NoNumberMatchesGeo,
     NoSmsCapableNumber,
     NotFound,
     NoVoiceCapableNumber,
@@ -26,6 +28,7 @@ from maskline.errors import (
     SessionClosed,
     TooManyParticipants,
 )
+from maskline.metrics.families import metrics
 from maskline.numbers import store as numbers_store
 from maskline.numbers.tables import PHONE_NUMBER
 from maskline.participants import store
@@ -124,7 +127,12 @@ def add_participant(
         _check_capabilities(number, session.mode)
         row = _insert(conn, values, number, explicit=True)
     else:
-        row = _insert_chosen(conn, values, service, who, session.mode)
+        try:
+            row = _insert_chosen(conn, values, service, who, session.mode)
+        except (NoNumberMatchesGeo, AllNumbersInUse):
+            # The pool is exhausted for this identifier: what operators most need to see.
+            metrics().pool_exhausted.labels(service.sid).inc()
+            raise
     if row.proxy_number_sid not in shared_numbers:
         numbers_store.change_in_use(conn, row.proxy_number_sid, +1)
     return row

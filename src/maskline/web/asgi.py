@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
@@ -21,7 +22,9 @@ from maskline.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from maskline.logs import request_id
 from maskline.runtime import Runtime
+from maskline.web.observe import Observer, new_request_id
 from maskline.web.ratelimit import RateLimiter
 from maskline.web.request import FormError, Request, parse_form
 from maskline.web.response import Response, json_response
@@ -37,6 +40,8 @@ Hook = Callable[[], Awaitable[None]]
 
 # What runs the request again from the start, should its batch be rolled back (Replay).
 _again: ContextVar[tuple[Route, Request] | None] = ContextVar("maskline_again", default=None)
+# The pattern of the route the request reached, for its metrics.
+_pattern: ContextVar[str] = ContextVar("maskline_route_pattern", default="unmatched")
 
 
 def error_response(error: ApiError) -> Response:
@@ -64,13 +69,19 @@ class App:
         self._public_url = runtime.settings.public_url.rstrip("/")
         rate = runtime.settings.rate_limit_rps
         self._limiter = RateLimiter(rate) if rate > 0 else None
+        self._observer = Observer(bool(runtime.settings.access_log))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            started = time.perf_counter()
+            rid = new_request_id()
+            # Each request is a task of its own, with its own copy of these.
+            request_id.set(rid)
             response = await self._handle(scope, receive)
             headers = [
                 (b"content-length", str(len(response.body)).encode()),
+                (b"twilio-request-id", rid.encode()),
                 *response.headers,
             ]
             if response.content_type:
@@ -79,6 +90,14 @@ class App:
                 {"type": "http.response.start", "status": response.status, "headers": headers}
             )
             await send({"type": "http.response.body", "body": response.body})
+            self._observer.done(
+                scope,
+                _pattern.get(),
+                response.status,
+                time.perf_counter() - started,
+                rid,
+                current_account.get(),
+            )
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -153,6 +172,7 @@ class App:
         if matched is None:
             raise NotFound(f"The requested resource {path} was not found")
         routes, params = matched
+        _pattern.set(next(iter(routes.values())).path)
         method: str = scope["method"]
         route = routes.get(method)
         if route is None:
