@@ -167,9 +167,81 @@ def create_account_command(friendly_name: str | None) -> None:
     click.echo(f"Account SID: {creds.sid}\nAuth token:  {creds.secret}")
 
 
+@accounts.command("list")
+def list_accounts_command() -> None:
+    """List every account: SID, friendly name, created (never a token)."""
+    from maskline.accounts.store import list_accounts
+    from maskline.bootstrap import prepare
+    from maskline.clock import iso
+
+    runtime = _runtime(_settings())
+    prepare(runtime, login=False)
+    with runtime.transaction(writes=False) as conn:
+        rows = list_accounts(conn)
+    for row in rows:
+        click.echo(f"{row.sid}  {iso(row.date_created)}  {row.friendly_name or ''}".rstrip())
+
+
+@accounts.command("rotate-token")
+@click.argument("account_sid")
+def rotate_token_command(account_sid: str) -> None:
+    """Give ACCOUNT_SID a new auth token and print it; the old one stops working within
+    seconds. Callbacks are signed with the new token from then on."""
+    from maskline.accounts.rules import rotate_auth_token
+    from maskline.bootstrap import prepare
+
+    settings = _settings()
+    if settings.account_sid == account_sid:
+        raise click.ClickException(
+            f"{account_sid} takes its token from MASKLINE_AUTH_TOKEN at every start: change "
+            "that setting and restart instead"
+        )
+    runtime = _runtime(settings)
+    prepare(runtime, login=False)
+    with runtime.transaction() as conn:
+        token = rotate_auth_token(conn, account_sid)
+    if token is None:
+        raise click.ClickException(f"No account {account_sid}")
+    click.echo(f"Account SID: {account_sid}\nAuth token:  {token}")
+
+
 @main.group()
 def keys() -> None:
     """Manage API keys."""
+
+
+@keys.command("list")
+@click.option("--account-sid", required=True, help="The account whose keys to list.")
+def list_keys_command(account_sid: str) -> None:
+    """List an account's API keys: SID, created, friendly name (never a secret)."""
+    from maskline.accounts.store import get_account, list_api_keys
+    from maskline.bootstrap import prepare
+    from maskline.clock import iso
+
+    runtime = _runtime(_settings())
+    prepare(runtime, login=False)
+    with runtime.transaction(writes=False) as conn:
+        if get_account(conn, account_sid) is None:
+            raise click.ClickException(f"No account {account_sid}")
+        rows = list_api_keys(conn, account_sid)
+    for row in rows:
+        click.echo(f"{row.sid}  {iso(row.date_created)}  {row.friendly_name or ''}".rstrip())
+
+
+@keys.command("revoke")
+@click.argument("key_sid")
+def revoke_key_command(key_sid: str) -> None:
+    """Delete the API key KEY_SID: every process refuses it within seconds."""
+    from maskline.accounts.store import delete_api_key
+    from maskline.bootstrap import prepare
+
+    runtime = _runtime(_settings())
+    prepare(runtime, login=False)
+    with runtime.transaction() as conn:
+        deleted = delete_api_key(conn, key_sid)
+    if not deleted:
+        raise click.ClickException(f"No API key {key_sid}")
+    click.echo(f"Revoked {key_sid}")
 
 
 @keys.command("create")

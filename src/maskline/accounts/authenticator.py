@@ -1,8 +1,11 @@
 """Checking the Basic credentials a caller presents: an account SID and its auth token, or an
 API key SID and its secret.
 
-- Verified credentials are remembered (by a SHA-256 of the pair, never the secret itself) for
-  a minute, so a key's normal traffic pays neither the database nor scrypt per request.
+- Verified credentials are remembered (by a SHA-256 of the pair, never the secret itself), so
+  a key's normal traffic pays neither the database nor scrypt per request. They are read again
+  from the database every RECHECK_S, so that a revoked key or a rotated token stops working
+  within seconds in every process; a key whose stored hash is unchanged is not put through
+  scrypt again.
 - An API key's secret is checked with scrypt on a worker thread, never on the event loop, at
   most two at a time; an unknown key SID is checked against a stand-in hash, so it costs what
   a wrong secret costs and the time taken tells nothing of which key SIDs exist.
@@ -30,8 +33,9 @@ from maskline import sids
 from maskline.accounts import store
 from maskline.accounts.rules import hash_secret, secret_matches
 
-# How long verified credentials are remembered, and how many at most.
-REMEMBER_S = 60.0
+# How long verified credentials are taken on trust before the database is read again, and
+# how many are remembered at most.
+RECHECK_S = 2.0
 MAX_REMEMBERED = 10_000
 # The window failures are counted in, and how many senders and SIDs are tracked at most.
 FAILURE_WINDOW_S = 60.0
@@ -47,7 +51,10 @@ class Check:
 
     account_sid: str | None
     password: str = ""
+    # The hash the password is still to be checked against.
     secret_hash: str | None = None
+    # The key's hash once its secret is known to match it.
+    verified_hash: str | None = None
 
 
 class _Failures:
@@ -82,9 +89,18 @@ class _Failures:
                 del self._counts[key]
 
 
+@dataclass(frozen=True)
+class _Verified:
+    account_sid: str
+    # Until then the credentials are taken as they are (monotonic time).
+    until: float
+    # The key's stored hash its secret was verified against; None for an account's token.
+    secret_hash: str | None
+
+
 class Authenticator:
     def __init__(self, failure_limit: int = 20) -> None:
-        self._cache: dict[bytes, tuple[str, float]] = {}
+        self._cache: dict[bytes, _Verified] = {}
         self._lock = threading.Lock()
         self._failures = _Failures(failure_limit) if failure_limit > 0 else None
         self._stand_in: str | None = None
@@ -101,8 +117,8 @@ class Authenticator:
         if token is None:
             return None
         cached = self._cache.get(_cache_key(token))
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        if cached is not None and cached.until > time.monotonic():
+            return cached.account_sid
         return None
 
     def throttled(self, header: str | None, address: str | None) -> bool:
@@ -133,6 +149,11 @@ class Authenticator:
             key = store.get_api_key(conn, username)
             if key is None:
                 return Check(None, password, self._stand_in_hash())
+            token = basic_token(header)
+            known = self._cache.get(_cache_key(token)) if token is not None else None
+            if known is not None and known.secret_hash == key.secret_hash:
+                # This secret was verified against this very hash: the key still stands.
+                return Check(str(key.account_sid), password, None, str(key.secret_hash))
             return Check(str(key.account_sid), password, str(key.secret_hash))
         return Check(None)
 
@@ -140,18 +161,21 @@ class Authenticator:
         """The account the credentials act for, or None; remembered when verified, counted
         against the SID and the address when not."""
         account_sid = check.account_sid
+        verified_hash = check.verified_hash
         if check.secret_hash is not None:
             if self._scrypt is None:
                 self._scrypt = asyncio.Semaphore(SCRYPT_THREADS)
             async with self._scrypt:
                 ok = await asyncio.to_thread(secret_matches, check.password, check.secret_hash)
             account_sid = account_sid if ok else None
+            verified_hash = check.secret_hash if ok else None
         token = basic_token(header)
         if account_sid is not None and token is not None:
+            entry = _Verified(account_sid, time.monotonic() + RECHECK_S, verified_hash)
             with self._lock:
                 if len(self._cache) >= MAX_REMEMBERED:
                     self._cache.clear()
-                self._cache[_cache_key(token)] = (account_sid, time.monotonic() + REMEMBER_S)
+                self._cache[_cache_key(token)] = entry
         elif self._failures is not None:
             now = time.monotonic()
             username = _username(header)

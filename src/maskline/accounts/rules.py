@@ -45,6 +45,11 @@ def secret_matches(secret: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
+def new_auth_token() -> str:
+    """32 hex digits, as Twilio's auth tokens are."""
+    return os.urandom(16).hex()
+
+
 def create_account(
     conn: Connection,
     clock: Clock,
@@ -54,7 +59,7 @@ def create_account(
     friendly_name: str | None = None,
 ) -> Credentials:
     sid = sid or sids.new_sid(sids.ACCOUNT)
-    auth_token = auth_token or os.urandom(16).hex()
+    auth_token = auth_token or new_auth_token()
     store.insert_account(
         conn,
         sid=sid,
@@ -98,3 +103,13 @@ def create_api_key(
         date_created=clock.now_ms(),
     )
     return Credentials(sid=sid, secret=secret, account_sid=account_sid)
+
+
+def rotate_auth_token(conn: Connection, account_sid: str) -> str | None:
+    """Give the account a new auth token; the token, or None when there is no such account.
+    Clients and callback receivers must take the new token: callbacks are signed with it."""
+    if store.get_account(conn, account_sid) is None:
+        return None
+    token = new_auth_token()
+    store.set_auth_token(conn, account_sid, token)
+    return token
