@@ -1,4 +1,5 @@
-"""The worker: delivers callbacks, runs scheduled jobs and closes expired sessions.
+"""The worker: delivers callbacks, runs scheduled jobs, closes expired sessions and deletes
+what has outlived the retention period.
 
 `maskline serve` runs one in-process; `maskline worker` runs one alone. Any number may run on
 one database: every piece of work is claimed with a lease first.
@@ -18,6 +19,7 @@ from sqlalchemy import Connection
 from maskline.callbacks.dispatch import Dispatcher
 from maskline.clock import Clock, current_account
 from maskline.jobs import store as jobs_store
+from maskline.retention import Retention
 from maskline.runtime import Runtime
 from maskline.sandbox.carrier import JOB_HANDLERS
 from maskline.sandbox.clock import load_offsets
@@ -143,7 +145,7 @@ def network_job_handlers(runtime: Runtime) -> dict[str, NetworkJobHandler]:
     return {}
 
 
-async def tick(runtime: Runtime, dispatcher: Dispatcher) -> int:
+async def tick(runtime: Runtime, dispatcher: Dispatcher, retention: Retention | None = None) -> int:
     """One round of every kind of work; how many items were handled. Callbacks are only
     started here: expiry and jobs never wait for a receiver (callbacks/dispatch.py)."""
     refresh_clock(runtime)
@@ -152,6 +154,8 @@ async def tick(runtime: Runtime, dispatcher: Dispatcher) -> int:
     done += await run_network_jobs(runtime)
     done += dispatcher.record_finished()
     done += dispatcher.dispatch_due()
+    if retention is not None and retention.due():
+        done += await retention.sweep()
     return done
 
 
@@ -160,9 +164,10 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     gap = min(ROUND_GAP_MS / 1000, poll)
     loop = asyncio.get_running_loop()
     dispatcher = Dispatcher(runtime)
+    retention = Retention(runtime)
     log.info("worker started")
     try:
-        await _rounds(runtime, stop, dispatcher, poll, gap, loop)
+        await _rounds(runtime, stop, dispatcher, retention, poll, gap, loop)
     finally:
         # Deliveries cut short here keep their lease and are delivered again when it ends.
         await dispatcher.close(grace_s=min(runtime.settings.callback_timeout_ms / 1000, 3.0))
@@ -173,6 +178,7 @@ async def _rounds(
     runtime: Runtime,
     stop: asyncio.Event,
     dispatcher: Dispatcher,
+    retention: Retention,
     poll: float,
     gap: float,
     loop: asyncio.AbstractEventLoop,
@@ -182,7 +188,7 @@ async def _rounds(
         started = loop.time()
         round_ms = runtime.clock.now_ms()
         try:
-            busy = await tick(runtime, dispatcher)
+            busy = await tick(runtime, dispatcher, retention)
         except Exception:
             log.exception("worker round failed; retrying")
             busy = 0

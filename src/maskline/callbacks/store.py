@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 
-from maskline.callbacks.tables import PENDING, callback_attempts, callbacks
+from maskline.callbacks.tables import DELIVERED, FAILED, PENDING, callback_attempts, callbacks
 from maskline.db import fast
 from maskline.db.leases import lease
 from maskline.db.paging import fetch_page
+from maskline.db.pruning import delete_some
 from maskline.wakeups import note_due
 from maskline.web.paging import PageRequest
 
@@ -102,3 +103,12 @@ def attempts_of(conn: Connection, callback_ids: list[int]) -> dict[int, list[Row
     for row in conn.execute(stmt):
         found[row.callback_id].append(row)
     return found
+
+
+def delete_finished_before(
+    conn: Connection, cutoff: int, limit: int, account_sid: str | None = None
+) -> int:
+    """Delete up to `limit` callbacks delivered or failed for good before `cutoff`, with their
+    attempts (ix_callbacks_due finds them)."""
+    finished = callbacks.c.status.in_((DELIVERED, FAILED)) & (callbacks.c.due_at < cutoff)
+    return delete_some(conn, callbacks, finished, limit, account_sid)

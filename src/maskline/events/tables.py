@@ -18,4 +18,6 @@ events = Table(
     Column("details", Text, nullable=False),
     Column("date_created", Millis, nullable=False),
     Index("ix_events_account_order", "account_sid", "id"),
+    # The retention sweep's.
+    Index("ix_events_created", "date_created"),
 )

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select
 
 from maskline.db import fast
+from maskline.db.pruning import delete_some
 from maskline.sandbox.tables import carrier_calls, carrier_messages
 
 _MESSAGE = select(carrier_messages).where(
@@ -62,3 +63,16 @@ def calls_received(
     rows = list(conn.execute(stmt))
     rows.reverse()
     return rows
+
+
+def delete_before(conn: Connection, cutoff: int, limit: int, account_sid: str | None = None) -> int:
+    """Delete up to `limit` of the sandbox network's messages, then calls, made before
+    `cutoff`."""
+    deleted = delete_some(
+        conn, carrier_messages, carrier_messages.c.date_created < cutoff, limit, account_sid
+    )
+    if deleted < limit:
+        deleted += delete_some(
+            conn, carrier_calls, carrier_calls.c.date_created < cutoff, limit - deleted, account_sid
+        )
+    return deleted

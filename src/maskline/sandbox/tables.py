@@ -21,6 +21,8 @@ carrier_messages = Table(
     Column("date_created", Millis, nullable=False),
     Column("date_updated", Millis, nullable=False),
     Index("ix_carrier_messages_to", "to_number", "id"),
+    # The retention sweep's.
+    Index("ix_carrier_messages_created", "date_created"),
 )
 
 carrier_calls = Table(
@@ -43,6 +45,7 @@ carrier_calls = Table(
     Column("date_created", Millis, nullable=False),
     Column("date_updated", Millis, nullable=False),
     Index("ix_carrier_calls_to", "to_number", "id"),
+    Index("ix_carrier_calls_created", "date_created"),
 )
 
 # Each account's sandbox clock: how far it runs ahead of wall time, shared by every process.

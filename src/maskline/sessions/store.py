@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 
 from maskline.db import fast
 from maskline.db.paging import fetch_page
+from maskline.db.pruning import delete_some
 from maskline.services.tables import services
 from maskline.sessions.tables import sessions
 from maskline.sids import SESSION, is_sid
@@ -129,3 +130,12 @@ def list_sessions(
     conn: Connection, service_sid: str, request: PageRequest
 ) -> tuple[list[Row[Any]], bool]:
     return fetch_page(conn, _OF_SERVICE, sessions.c.id, request, {"service_sid": service_sid})
+
+
+def delete_closed_before(
+    conn: Connection, cutoff: int, limit: int, account_sid: str | None = None
+) -> int:
+    """Delete up to `limit` sessions closed before `cutoff`; their participants and
+    interactions go with them (ON DELETE CASCADE)."""
+    closed = (sessions.c.status == "closed") & (sessions.c.date_ended < cutoff)
+    return delete_some(conn, sessions, closed, limit, account_sid)

@@ -42,4 +42,11 @@ sessions = Table(
         sqlite_where=text("expires_at IS NOT NULL"),
         postgresql_where=text("expires_at IS NOT NULL"),
     ),
+    # The retention sweep's index: closed sessions by the time they closed.
+    Index(
+        "ix_sessions_closed_ended",
+        "date_ended",
+        sqlite_where=text("status = 'closed'"),
+        postgresql_where=text("status = 'closed'"),
+    ),
 )
