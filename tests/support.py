@@ -45,6 +45,8 @@ class Server:
     log_path: Path | None = None
     # On PostgreSQL, run `maskline migrate` before serving, as operators do before an upgrade.
     migrate_first: bool = True
+    # More arguments for `maskline serve` (`--workers 2`).
+    args: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -75,7 +77,7 @@ class Server:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"maskline-{self.port}.log"
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "maskline", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "maskline", "serve", "--port", str(self.port), *self.args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import click
+import orjson
 from sqlalchemy import func, select
 
 from maskline.accounts.rules import create_account, ensure_account
 from maskline.accounts.tables import accounts
 from maskline.db import migrate
+from maskline.logs import utc_time
 from maskline.runtime import Runtime
 
 log = logging.getLogger("maskline")
@@ -55,6 +58,12 @@ def ensure_login(runtime: Runtime) -> None:
             sid, token = dev.sid, dev.auth_token
     # Shown on the terminal of whoever started a development server, never through logging.
     # Production sets MASKLINE_ACCOUNT_SID and MASKLINE_AUTH_TOKEN, and then nothing is shown.
+    if settings.log_format == "json":
+        # Where every line is a JSON object, this one is too.
+        line = {"time": utc_time(time.time()), "level": "warning", "logger": "maskline.bootstrap"}
+        line |= {"message": "development account", "account_sid": sid, "auth_token": token}
+        click.echo(orjson.dumps(line).decode(), err=True)
+        return
     click.echo(
         "\nDevelopment account (set MASKLINE_ACCOUNT_SID and MASKLINE_AUTH_TOKEN to use your "
         "own):\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -75,7 +76,10 @@ def serve(
     runtime = _runtime(settings)
     prepare(runtime, apply_migrations=is_sqlite(settings.database_url))
     runtime.dispose()
-    click.echo(f"Maskline listening on http://{settings.host}:{settings.port}", err=True)
+    # A log record, so that with MASKLINE_LOG_FORMAT=json every line is one JSON object.
+    logging.getLogger("maskline.serve").info(
+        "Maskline listening on http://%s:%d", settings.host, settings.port
+    )
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

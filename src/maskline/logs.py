@@ -2,9 +2,9 @@
 `maskline worker` alike, on standard error.
 
 - `text` (MASKLINE_LOG_FORMAT's default): `2026-12-02T21:03:00.123Z INFO maskline.web message`.
-- `json`: one object per line with `time`, `level`, `logger` and `message`, the fields a record
-  carries besides (an access record's `method`, `path`, `status`, `duration_ms`...), the
-  `request_id` of the request it was written in, and `exception` when there is one.
+- `json`: one object per line with `time`, `level`, `logger`, `message` and `pid`, the fields
+  a record carries besides (an access record's `method`, `path`, `status`, `duration_ms`...),
+  the `request_id` of the request it was written in, and `exception` when there is one.
 
 uvicorn's own records go through the same handler: its loggers keep no handler of their own.
 """
@@ -22,7 +22,7 @@ import orjson
 # The Twilio-Request-Id of the request being handled (each request is a task of its own).
 request_id: ContextVar[str | None] = ContextVar("maskline_request_id", default=None)
 
-_UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
 # What every LogRecord has: anything else on a record was given by `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -32,7 +32,7 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
-def _utc(created: float) -> str:
+def utc_time(created: float) -> str:
     seconds = int(created)
     millis = int((created - seconds) * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
@@ -40,7 +40,7 @@ def _utc(created: float) -> str:
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_utc(record.created)} {record.levelname} {record.name} {record.getMessage()}"
+        line = f"{utc_time(record.created)} {record.levelname} {record.name} {record.getMessage()}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -49,10 +49,12 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": _utc(record.created),
+            "time": utc_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            # Which process of `serve --workers N` (or which worker) wrote it.
+            "pid": record.process,
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
@@ -78,3 +80,9 @@ def configure(level: str, fmt: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # Maskline writes its own access records (web/observe.py): uvicorn writes one only when
+    # its access logger has somewhere to write, and this one has nowhere. Its line would hold
+    # the query string.
+    quiet = logging.getLogger("uvicorn.access")
+    quiet.handlers.clear()
+    quiet.propagate = False
