@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: serve test lint typecheck pytest pytest-sqlite pytest-postgresql bench clean
+.PHONY: serve test lint typecheck pytest pytest-sqlite pytest-postgresql bench dist clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,5 +43,9 @@ bench: $(STAMP)
 		$$sudo apt-get install -y wrk || { $$sudo apt-get update && $$sudo apt-get install -y wrk; }; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+## A wheel for production installs (`pip install dist/maskline-*.whl`): no development tools.
+dist: $(STAMP)
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var dist build .pytest_cache .mypy_cache .ruff_cache
