@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -102,17 +103,28 @@ def test_requests_are_counted_over_every_process(srv: Server) -> None:
             if len(pids) == 2:
                 break
     assert len(pids) == 2, "every request went to one process"
+
+    def delta(name: str, **labels: str) -> float:
+        return value(scrape(srv), name, **labels) - value(before, name, **labels)
+
+    # Each process hands its tallies over at least every second (web/observe.py).
+    wait_until(
+        lambda: delta("maskline_http_requests_total", **route) >= sent,
+        what="every process's requests counted",
+    )
+    time.sleep(1.5)
+    assert delta("maskline_http_requests_total", **route) == sent
+    timing = {"method": "GET", "route": "/v1/Services"}
+    assert delta("maskline_http_request_duration_seconds_count", **timing) == sent
+    # Every request falls in the +Inf bucket, and the buckets only grow with their bound.
     after = scrape(srv)
-    counted = value(after, "maskline_http_requests_total", **route) - value(
-        before, "maskline_http_requests_total", **route
+    buckets = sorted(
+        (float(dict(labels)["le"]), v - before.get((n, labels), 0))
+        for (n, labels), v in after.items()
+        if n == "maskline_http_request_duration_seconds_bucket" and set(timing.items()) <= labels
     )
-    assert counted == sent
-    timed = value(
-        after, "maskline_http_request_duration_seconds_count", method="GET", route="/v1/Services"
-    ) - value(
-        before, "maskline_http_request_duration_seconds_count", method="GET", route="/v1/Services"
-    )
-    assert timed == sent
+    assert buckets[-1] == (float("inf"), sent)
+    assert [count for _, count in buckets] == sorted(count for _, count in buckets)
 
 
 def _serving_pids(server: Server) -> set[int]:
@@ -205,11 +217,20 @@ def test_labels_carry_no_phone_number(srv: Server) -> None:
         auth=(ACCOUNT_SID, AUTH_TOKEN),
     )
     httpx.get(srv.base_url + f"/v1/{number}", auth=(ACCOUNT_SID, AUTH_TOKEN))
-    text = httpx.get(srv.base_url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+
+    def page() -> str:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        return httpx.get(srv.base_url + "/metrics", headers=headers).text
+
+    def counted() -> str:
+        got = page()
+        both = 'route="/v1/Services/{service}/PhoneNumbers/{sid}"' in got
+        return got if both and 'route="unmatched"' in got else ""
+
+    text = wait_until(counted, what="both requests counted")
     assert number not in text and number[1:] not in text
     assert not re.search(r"\+\d{7,}", text)
     assert AUTH_TOKEN not in text
-    assert 'route="unmatched"' in text
 
 
 def test_a_separate_worker_s_deliveries_and_the_lag_are_seen(

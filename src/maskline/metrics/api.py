@@ -44,6 +44,7 @@ def _check_token(req: Request) -> None:
 def metrics_page(req: Request) -> Response:
     _check_token(req)
     mine = metrics()
+    mine.flush()
     registry = CollectorRegistry(auto_describe=False)
     if mine.directory:
         MultiProcessCollector(registry, path=mine.directory)  # type: ignore[no-untyped-call]

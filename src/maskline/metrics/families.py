@@ -33,8 +33,6 @@ CALLBACK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
 # cannot add label values (series) by inventing methods.
 KNOWN_METHODS = frozenset({"GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"})
 
-Observe = Callable[[float], None]
-
 
 class Metrics:
     """A process's metric families. Label values are route patterns, SIDs and fixed words,
@@ -96,23 +94,14 @@ class Metrics:
 
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
-        self._requests: dict[tuple[str, str, int], tuple[Observe, Observe]] = {}
+        # Called before a scrape: whatever keeps tallies of its own hands them over
+        # (web/observe.py).
+        self.flushes: list[Callable[[], None]] = []
 
-    def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request. Called on every request: the labelled children are
-        looked up once per (method, route, status) and kept."""
-        if method not in KNOWN_METHODS:
-            method = "other"
-        key = (method, route, status)
-        found = self._requests.get(key)
-        if found is None:
-            found = (
-                self.http_requests.labels(method, route, str(status)).inc,
-                self.http_duration.labels(method, route).observe,
-            )
-            self._requests[key] = found
-        found[0](1)
-        found[1](seconds)
+    def flush(self) -> None:
+        """Hand what the request observers have tallied to the families (before a scrape)."""
+        for flush in self.flushes:
+            flush()
 
     def families(self) -> list[MetricWrapperBase]:
         return [

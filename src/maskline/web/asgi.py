@@ -70,6 +70,7 @@ class App:
         rate = runtime.settings.rate_limit_rps
         self._limiter = RateLimiter(rate) if rate > 0 else None
         self._observer = Observer(bool(runtime.settings.access_log))
+        self._flusher: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -112,8 +113,12 @@ class App:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self._flusher = asyncio.create_task(self._observer.run())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._flusher is not None:
+                    self._flusher.cancel()
+                    await asyncio.gather(self._flusher, return_exceptions=True)
                 for hook in self.on_shutdown:
                     try:
                         await hook()
