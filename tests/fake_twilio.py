@@ -217,9 +217,11 @@ class FakeTwilio:
         mms: bool = True,
         fax: bool = False,
         friendly_name: str | None = None,
+        sid: str | None = None,
     ) -> dict[str, Any]:
-        """Buy a number on the account: it is an IncomingPhoneNumber from now on."""
-        sid = new_sid("PN")
+        """Buy a number on the account: it is an IncomingPhoneNumber from now on (under
+        `sid` when given: the SID a Proxy pool already knows it by)."""
+        sid = sid or new_sid("PN")
         now = rfc2822(time.time())
         digits = phone_number[2:] if phone_number.startswith("+1") else phone_number
         number = {

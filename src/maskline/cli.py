@@ -139,6 +139,87 @@ def worker_command(database_url: str | None) -> None:
     asyncio.run(main_loop())
 
 
+@main.command("import-twilio")
+@click.option(
+    "--account-sid",
+    envvar="TWILIO_ACCOUNT_SID",
+    required=True,
+    help="The Twilio account to import (or TWILIO_ACCOUNT_SID).",
+)
+@click.option(
+    "--auth-token",
+    envvar="TWILIO_AUTH_TOKEN",
+    required=True,
+    help="Its auth token (or TWILIO_AUTH_TOKEN, which keeps it out of the process list).",
+)
+@click.option("--proxy-base", default="https://proxy.twilio.com", show_default=True)
+@click.option("--api-base", default="https://api.twilio.com", show_default=True)
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option(
+    "--sessions",
+    type=click.Choice(["open", "all", "none"]),
+    default="open",
+    show_default=True,
+    help="open: open and in-progress; all: closed ones too; none: no sessions.",
+)
+@click.option("--with-history", is_flag=True, help="Import the sessions' interactions too.")
+@click.option(
+    "--repoint-webhooks",
+    is_flag=True,
+    help="Twilio carrier: point the numbers' SMS and voice URLs at Maskline (the cut-over).",
+)
+@click.option("--dry-run", is_flag=True, help="Read everything, write nothing, print the summary.")
+def import_twilio_command(
+    account_sid: str,
+    auth_token: str,
+    proxy_base: str,
+    api_base: str,
+    services: tuple[str, ...],
+    sessions: str,
+    with_history: bool,
+    repoint_webhooks: bool,
+    dry_run: bool,
+) -> None:
+    """Import a Twilio Proxy account: services, pools, sessions and participants keep their
+    SIDs, and the Maskline account takes the Twilio account's SID and auth token. Run it
+    again to finish an interrupted import: nothing is imported twice."""
+    from maskline import sids
+    from maskline.bootstrap import prepare
+    from maskline.db.engine import is_sqlite
+    from maskline.twilio_import.run import Importer, ImportFailed, Options, summary
+
+    if not sids.is_sid(account_sid, sids.ACCOUNT):
+        raise click.BadParameter("must be AC and 32 hex digits", param_hint="--account-sid")
+    for sid in services:
+        if not sids.is_sid(sid, sids.SERVICE):
+            raise click.BadParameter(f"{sid} is not a service SID", param_hint="--service")
+    settings = _settings()
+    runtime = _runtime(settings)
+    prepare(runtime, apply_migrations=is_sqlite(settings.database_url), login=False)
+    options = Options(
+        account_sid=account_sid,
+        auth_token=auth_token,
+        proxy_base=proxy_base,
+        api_base=api_base,
+        services=services,
+        sessions=sessions,
+        with_history=with_history,
+        repoint_webhooks=repoint_webhooks,
+        dry_run=dry_run,
+    )
+    importer = Importer(
+        runtime, options, echo=lambda line: click.echo(f"[import] {line}", err=True)
+    )
+    try:
+        tallies = importer.run()
+    except ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.dispose()
+    for line in summary(tallies, dry_run):
+        click.echo(line)
+
+
 @main.command()
 @click.option("--database-url", default=None, help="Database URL (MASKLINE_DATABASE_URL).")
 def migrate(database_url: str | None) -> None:

@@ -1,0 +1,1 @@
+"""Importing a live Twilio Proxy account into Maskline, SIDs and all (run.py)."""

@@ -1,0 +1,106 @@
+"""The importer's reads and writes on Maskline's tables: rows go in with their Twilio SIDs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from maskline.interactions.tables import interactions
+from maskline.numbers.tables import numbers
+from maskline.participants.tables import participants
+from maskline.services.tables import services
+from maskline.sessions.tables import sessions
+
+
+def service(conn: Connection, sid: str) -> Any | None:
+    return conn.execute(select(services).where(services.c.sid == sid)).first()
+
+
+def service_named(conn: Connection, account_sid: str, unique_name: str) -> Any | None:
+    query = select(services.c.sid).where(
+        services.c.account_sid == account_sid, services.c.unique_name == unique_name
+    )
+    return conn.execute(query).first()
+
+
+def insert_service(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(services).values(**values))
+
+
+def number(conn: Connection, sid: str) -> Any | None:
+    return conn.execute(select(numbers).where(numbers.c.sid == sid)).first()
+
+
+def number_of_value(conn: Connection, kind: str, value: str) -> Any | None:
+    query = select(numbers).where(numbers.c.kind == kind, numbers.c.phone_number == value)
+    return conn.execute(query).first()
+
+
+def insert_number(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(numbers).values(**values))
+
+
+def put_in_pool(conn: Connection, sid: str, values: dict[str, Any]) -> None:
+    conn.execute(update(numbers).where(numbers.c.sid == sid).values(**values))
+
+
+def session(conn: Connection, sid: str) -> Any | None:
+    return conn.execute(select(sessions).where(sessions.c.sid == sid)).first()
+
+
+def session_named(conn: Connection, service_sid: str, unique_name: str) -> Any | None:
+    query = select(sessions.c.sid).where(
+        sessions.c.service_sid == service_sid, sessions.c.unique_name == unique_name
+    )
+    return conn.execute(query).first()
+
+
+def insert_session(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(sessions).values(**values))
+
+
+def participant_sids(conn: Connection, sids: list[str]) -> set[str]:
+    if not sids:
+        return set()
+    query = select(participants.c.sid).where(participants.c.sid.in_(sids))
+    return {row.sid for row in conn.execute(query)}
+
+
+def active_pair_holder(conn: Connection, identifier: str, number_sid: str) -> str | None:
+    """The session where this identifier is active on this number, if any."""
+    query = select(participants.c.session_sid).where(
+        participants.c.identifier == identifier,
+        participants.c.proxy_number_sid == number_sid,
+        participants.c.active,
+    )
+    row = conn.execute(query).first()
+    return None if row is None else str(row.session_sid)
+
+
+def insert_participants(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(participants), rows)
+
+
+def interaction_sids(conn: Connection, sids: list[str]) -> set[str]:
+    if not sids:
+        return set()
+    query = select(interactions.c.sid).where(interactions.c.sid.in_(sids))
+    return {row.sid for row in conn.execute(query)}
+
+
+def insert_interactions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(interactions), rows)
+
+
+def recount_in_use(conn: Connection, service_sid: str) -> None:
+    """Set each pool number's `in_use` to the active sessions that hold it, as the
+    participant rules keep it."""
+    holding = (
+        select(func.count(func.distinct(participants.c.session_sid)))
+        .where(and_(participants.c.proxy_number_sid == numbers.c.sid, participants.c.active))
+        .scalar_subquery()
+    )
+    conn.execute(update(numbers).where(numbers.c.service_sid == service_sid).values(in_use=holding))
