@@ -146,6 +146,18 @@ def source(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iter
     talking = open_conversation(sdk, service, mode="message-only")
     Sandbox(server.http()).send(talking.a.identifier, talking.a.proxy_identifier, "on my way")
     wait_until(lambda: len(talking.interactions.list()) == 1, what="the interaction")
+    # One the application sent: a message interaction, listed under its participant.
+    to_b = talking.session.participants(talking.b.sid).message_interactions
+    sent = to_b.create(body="see you")
+    # Both sides are compared as they stand: the statuses must be done moving first.
+    wait_until(
+        lambda: to_b(sent.sid).fetch().outbound_resource_status == "delivered",
+        what="the message delivered",
+    )
+    wait_until(
+        lambda: all(i.outbound_resource_status == "delivered" for i in talking.interactions.list()),
+        what="every leg delivered",
+    )
     closed = open_conversation(sdk, service)
     closed.session.update(status="closed")
     lonely = open_conversation(sdk, service)
@@ -191,7 +203,12 @@ def _resources(server: Server, service_sids: tuple[str, ...]) -> dict[str, Any]:
         for session in listed["sessions"]:
             path = f"{base}/Sessions/{session['sid']}"
             found[path] = get(server, path)
-            found[path + "/Participants"] = get(server, path + "/Participants?PageSize=1000")
+            found[path + "/Participants"] = people = get(
+                server, path + "/Participants?PageSize=1000"
+            )
+            for p in people["participants"]:
+                sent = f"{path}/Participants/{p['sid']}/MessageInteractions"
+                found[sent] = get(server, sent + "?PageSize=1000")
             found[path + "/Interactions"] = get(server, path + "/Interactions?PageSize=1000")
     return found
 
@@ -235,7 +252,7 @@ def test_every_resource_is_the_same_on_both_sides(source: Server, target: Server
     assert counts(summary, "phone numbers") == (4, 0, 0)
     assert counts(summary, "short codes") == (1, 0, 0)
     assert counts(summary, "sessions") == (6, 0, 0)
-    assert counts(summary, "interactions") == (1, 0, 0)
+    assert counts(summary, "interactions") == (2, 0, 0)
 
 
 def test_the_application_s_client_works_unchanged_but_for_the_base_url(
@@ -295,7 +312,7 @@ def test_a_second_run_changes_nothing(source: Server, target: Server) -> None:
     assert counts(again.stdout, "sessions") == (0, 6, 0)
     assert counts(again.stdout, "services") == (0, 2, 0)
     assert counts(again.stdout, "phone numbers") == (0, 4, 0)
-    assert counts(again.stdout, "interactions") == (0, 1, 0)
+    assert counts(again.stdout, "interactions") == (0, 2, 0)
 
 
 def test_a_dry_run_writes_nothing_and_says_what_an_import_would_do(

@@ -301,10 +301,11 @@ class Importer:
         parts: dict[str, list[dict[str, Any]]] = {}
         history: dict[str, list[dict[str, Any]]] = {}
         for s in batch:
-            if s["sid"] not in present:
+            if s["sid"] not in present or self.options.with_history:
                 parts[s["sid"]] = self.source.participants(service_sid, s["sid"])
             if self.options.with_history:
-                history[s["sid"]] = self.source.interactions(service_sid, s["sid"])
+                who = [p["sid"] for p in parts[s["sid"]]]
+                history[s["sid"]] = self.source.interactions(service_sid, s["sid"], who)
         with self.runtime.transaction(writes=not self.options.dry_run) as conn:
             for s in batch:
                 if s["sid"] in present:
@@ -430,7 +431,6 @@ class Importer:
                 "account_sid": self.options.account_sid,
                 "service_sid": session["service_sid"],
                 "session_sid": session["sid"],
-                "participant_sid": None,
                 "date_created": i["date_created"] or 0,
                 "date_updated": i["date_updated"] or i["date_created"] or 0,
             }

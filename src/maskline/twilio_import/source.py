@@ -165,12 +165,22 @@ class Source:
             for p in session.participants.stream(page_size=PAGE_SIZE)
         ]
 
-    def interactions(self, service_sid: str, session_sid: str) -> list[dict[str, Any]]:
+    def interactions(
+        self, service_sid: str, session_sid: str, participant_sids: list[str]
+    ) -> list[dict[str, Any]]:
+        """The session's interactions; those an application sent to a participant (message
+        interactions) name that participant."""
         session = self._proxy.services(service_sid).sessions(session_sid)
+        sent_to = {
+            m.sid: sid
+            for sid in participant_sids
+            for m in session.participants(sid).message_interactions.stream(page_size=PAGE_SIZE)
+        }
         legs = ("participant_sid", "resource_sid", "resource_status", "resource_type")
         return [
             {
                 "sid": i.sid,
+                "participant_sid": sent_to.get(i.sid),
                 "type": i.type or "unknown",
                 "data": i.data,
                 **{f"inbound_{leg}": getattr(i, f"inbound_{leg}") for leg in legs},
