@@ -92,7 +92,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await asyncio.wait_for(task, timeout=10)
         await runtime.close()
 
-    return App(runtime, routes(runtime), on_startup=[startup], on_shutdown=[shutdown])
+    table = routes(runtime)
+    if runtime.settings.console:
+        from maskline.console.pages import ROUTES as CONSOLE_ROUTES
+
+        # Pages for people, not API operations: they are not in the OpenAPI document.
+        table += CONSOLE_ROUTES
+    return App(runtime, table, on_startup=[startup], on_shutdown=[shutdown])
 
 
 def serve_app() -> App:

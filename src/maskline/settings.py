@@ -61,6 +61,11 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address `maskline serve` listens on.")
     port: int = _setting(8080, "Port `maskline serve` listens on.")
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    console: int = _setting(
+        1,
+        "1: the web console at /console (sign-in with an account's or an API key's "
+        "credentials); 0: no console.",
+    )
     log_format: str = _setting(
         "text",
         "`text`: a line per record, starting with its UTC time; `json`: one JSON object per "
@@ -257,6 +262,8 @@ class Settings:
             raise SettingsError("MASKLINE_LOG_FORMAT must be `text` or `json`")
         if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise SettingsError("MASKLINE_LOG_LEVEL must be debug, info, warning or error")
+        if self.console not in (0, 1):
+            raise SettingsError("MASKLINE_CONSOLE must be 0 or 1")
         if self.access_log not in (0, 1):
             raise SettingsError("MASKLINE_ACCESS_LOG must be 0 or 1")
         if self.retention_days < 0:

@@ -1,0 +1,288 @@
+"""The console at /console, in a real browser: Debian's chromium, headless, driven through
+Debian's chromedriver with selenium. Sign in, find a session by a participant's number, read
+its conversation, watch a text typed in one simulated handset arrive in the other, close the
+session; another account sees nothing of it; a form without its CSRF token is refused."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import httpx
+import pytest
+
+from tests.conftest import add_numbers
+from tests.receiver import Receiver
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, Server, create_account, new_database_url, unique
+from tests.traffic import FAST_ENV, Sandbox, open_conversation, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def _skip_or_fail(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI needs chromium and chromium-driver: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("console")
+    env = {**FAST_ENV, "MASKLINE_AUTH_FAILURE_LIMIT": "5"}
+    running = Server(database_url=new_database_url(folder), env=env).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        _skip_or_fail("install them with `apt-get install chromium chromium-driver`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def scene(srv: Server, receiver: Receiver) -> dict[str, Any]:
+    """A service whose callbacks reach a receiver, and a conversation with a text in it."""
+    sdk = srv.client()
+    service = sdk.proxy.v1.services.create(
+        unique_name=unique("console"), callback_url=receiver.url("/status")
+    )
+    add_numbers(sdk, service.sid, 2)
+    chat = open_conversation(sdk, service)
+    Sandbox(srv.http()).send(chat.a.identifier, chat.a.proxy_identifier, "I am at the gate")
+    receiver.wait_for("/status")
+    return {"service": service, "chat": chat}
+
+
+def by_css(driver: Any, selector: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def all_css(driver: Any, selector: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(driver.find_elements(By.CSS_SELECTOR, selector))
+
+
+def sign_in(driver: Any, server: Server, sid: str, secret: str) -> None:
+    driver.delete_all_cookies()
+    driver.get(server.base_url + "/console")
+    assert driver.current_url.endswith("/console/sign-in")
+    by_css(driver, "#sid").send_keys(sid)
+    by_css(driver, "#secret").send_keys(secret)
+    by_css(driver, "form.stack button[type=submit]").click()
+    wait_until(lambda: driver.current_url.endswith("/console/services"), what="the services page")
+
+
+def test_sign_in_find_a_session_by_number_and_read_its_conversation(
+    srv: Server, browser: Any, scene: dict[str, Any]
+) -> None:
+    service, chat = scene["service"], scene["chat"]
+    sign_in(browser, srv, ACCOUNT_SID, AUTH_TOKEN)
+    row = next(r for r in all_css(browser, "tbody tr") if service.unique_name in r.text)
+    # Two numbers, both in the conversation's use or free; one session open.
+    assert "in progress" not in row.text.lower()
+    row.find_element("css selector", "a").click()
+    assert service.sid in browser.page_source
+    by_css(browser, f'a[href="/console/services/{service.sid}/sessions"]').click()
+    field = by_css(browser, "#who")
+    field.send_keys(chat.b.identifier)
+    field.submit()
+    links = wait_until(
+        lambda: all_css(browser, "tbody th a"), what="the session found by B's number"
+    )
+    assert len(links) == 1
+    links[0].click()
+    wait_until(lambda: chat.session_sid in browser.title or chat.session_sid in browser.page_source)
+    page = by_css(browser, "main").text
+    assert chat.a.identifier in page and chat.b.proxy_identifier in page
+    assert "I am at the gate" in page
+    # The text's legs and the callbacks it caused, with their attempts.
+    assert "Inbound leg: received" in page
+    summary = by_css(browser, ".interaction details summary")
+    summary.click()
+    attempts = by_css(browser, ".interaction .attempts").text
+    assert "200" in attempts and "ms" in attempts
+
+
+def test_a_text_typed_in_one_handset_arrives_in_the_other(
+    srv: Server, browser: Any, scene: dict[str, Any]
+) -> None:
+    chat = scene["chat"]
+    sign_in(browser, srv, ACCOUNT_SID, AUTH_TOKEN)
+    browser.get(f"{srv.base_url}/console/phones?session={chat.session_sid}")
+    phones = all_css(browser, "section.phone")
+    assert [p.find_element("css selector", "h2").text for p in phones] == [
+        chat.a.identifier,
+        chat.b.identifier,
+    ]
+    a = phones[0]
+    a.find_element("css selector", "input[name=to]").send_keys(chat.a.proxy_identifier)
+    a.find_element("css selector", "textarea").send_keys("Typed on A's phone")
+    a.find_element("css selector", "button[type=submit]").click()
+    wait_until(lambda: "Text sent" in browser.page_source, what="the text sent")
+
+    def b_inbox() -> str:
+        return str(all_css(browser, "section.phone .inbox")[1].text)
+
+    arrived = wait_until(lambda: "Typed on A's phone" in b_inbox() and b_inbox())
+    # B sees it from the proxy number, never from A's own number.
+    assert f"From {chat.b.proxy_identifier}" in arrived and chat.a.identifier not in arrived
+
+    # A text sent meanwhile shows up without the page being loaded again.
+    browser.execute_script("window.stillHere = true")
+    Sandbox(srv.http()).send(chat.b.identifier, chat.b.proxy_identifier, "Coming down now")
+    wait_until(
+        lambda: "Coming down now" in all_css(browser, "section.phone .inbox")[0].text,
+        timeout=15,
+        what="A's inbox to refresh itself",
+    )
+    assert browser.execute_script("return window.stillHere") is True
+
+
+def test_closing_a_session_from_its_page(srv: Server, browser: Any, scene: dict[str, Any]) -> None:
+    sdk = srv.client()
+    chat = open_conversation(sdk, scene["service"])
+    sign_in(browser, srv, ACCOUNT_SID, AUTH_TOKEN)
+    browser.get(
+        f"{srv.base_url}/console/services/{scene['service'].sid}/sessions/{chat.session_sid}"
+    )
+    by_css(browser, 'button[value="close"]').click()
+    wait_until(lambda: "Session closed" in browser.page_source, what="the session closed")
+    assert chat.session.fetch().status == "closed"
+    by_css(browser, 'button[value="reopen"]').click()
+    wait_until(lambda: "Session re-opened" in browser.page_source, what="the session re-opened")
+    assert chat.session.fetch().status == "in-progress"
+
+
+def test_the_pool_page_adds_and_reserves_numbers(
+    srv: Server, browser: Any, scene: dict[str, Any]
+) -> None:
+    service = scene["service"]
+    sign_in(browser, srv, ACCOUNT_SID, AUTH_TOKEN)
+    browser.get(f"{srv.base_url}/console/services/{service.sid}")
+    number = "+1415" + str(5_550_000 + int.from_bytes(os.urandom(2), "big") % 9_999)
+    by_css(browser, "#phone_number").send_keys(number)
+    by_css(browser, "form.inline button[type=submit]").click()
+    wait_until(lambda: f"{number} added to the pool" in browser.page_source, what="the number")
+    row = next(r for r in all_css(browser, "tbody tr") if number in r.text)
+    row.find_element("css selector", 'button[value="reserve"]').click()
+    wait_until(lambda: "reserved" in by_css(browser, ".done").text, what="the reservation")
+    listed = srv.http().get(f"/v1/Services/{service.sid}/PhoneNumbers").json()["phone_numbers"]
+    assert [n["is_reserved"] for n in listed if n["phone_number"] == number] == [True]
+    # A number the rules refuse comes back with its Twilio error code.
+    by_css(browser, "#phone_number").send_keys("+1415100")
+    by_css(browser, "form.inline button[type=submit]").click()
+    wait_until(lambda: all_css(browser, ".problem"), what="the refusal")
+    assert re.search(r"\(\d{5}\)", by_css(browser, ".problem").text)
+
+
+def test_another_account_sees_none_of_it(srv: Server, browser: Any, scene: dict[str, Any]) -> None:
+    sid, token = create_account(srv)
+    sign_in(browser, srv, sid, token)
+    assert scene["service"].unique_name not in browser.page_source
+    chat = scene["chat"]
+    for path in (
+        f"/console/services/{scene['service'].sid}",
+        f"/console/services/{scene['service'].sid}/sessions/{chat.session_sid}",
+        f"/console/phones?session={chat.session_sid}",
+        "/console/events",
+        "/console/callbacks",
+    ):
+        browser.get(srv.base_url + path)
+        page = browser.page_source
+        assert chat.a.identifier not in page and chat.b.identifier not in page, path
+        assert scene["service"].unique_name not in page, path
+
+
+def _signed_in(server: Server) -> httpx.Client:
+    http = httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=10)
+    form = http.get("/console/sign-in")
+    token = re.search(r'name="token" value="([0-9a-f]+)"', form.text)
+    assert token
+    done = http.post(
+        "/console/sign-in",
+        data={"token": token.group(1), "sid": ACCOUNT_SID, "secret": AUTH_TOKEN},
+    )
+    assert done.status_code == 303, done.text
+    cookie = done.headers.get_list("set-cookie")[0]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    return http
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(
+    srv: Server, scene: dict[str, Any]
+) -> None:
+    chat = open_conversation(srv.client(), scene["service"])
+    path = f"/console/services/{scene['service'].sid}/sessions/{chat.session_sid}"
+    http = _signed_in(srv)
+    try:
+        assert http.get(path).status_code == 200
+        missing = http.post(path, data={"action": "close"})
+        forged = http.post(path, data={"action": "close", "csrf": "0" * 64})
+        assert missing.status_code == 403 and forged.status_code == 403
+        assert chat.session.fetch().status == "open"
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', http.get(path).text)
+        assert token
+        done = http.post(path, data={"action": "close", "csrf": token.group(1)})
+        assert done.status_code == 303
+        assert chat.session.fetch().status == "closed"
+    finally:
+        http.close()
+
+
+def test_failed_sign_ins_are_slowed_and_a_forged_cookie_is_nothing(srv: Server) -> None:
+    http = httpx.Client(base_url=srv.base_url, follow_redirects=False, timeout=10)
+    unknown = "AC" + os.urandom(16).hex()
+    statuses = []
+    for _ in range(7):
+        form = http.get("/console/sign-in")
+        token = re.search(r'name="token" value="([0-9a-f]+)"', form.text)
+        assert token
+        answer = http.post(
+            "/console/sign-in", data={"token": token.group(1), "sid": unknown, "secret": "x"}
+        )
+        statuses.append(answer.status_code)
+    assert statuses[:5] == [401] * 5 and statuses[-1] == 429
+    forged = httpx.get(
+        srv.base_url + "/console/services",
+        cookies={"maskline_console": f"v1.{ACCOUNT_SID}.{ACCOUNT_SID}.9999999999.00.AAAA"},
+    )
+    assert forged.status_code == 303 and forged.headers["location"] == "/console/sign-in"
+
+
+def test_the_console_can_be_turned_off(tmp_path: Any) -> None:
+    server = Server(database_url=new_database_url(tmp_path), env={"MASKLINE_CONSOLE": "0"}).start()
+    try:
+        assert httpx.get(server.base_url + "/console").status_code == 404
+        assert httpx.get(server.base_url + "/console/sign-in").status_code == 404
+    finally:
+        server.stop()
