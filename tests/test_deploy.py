@@ -202,6 +202,9 @@ def test_the_wheel_serves_without_development_tools(tmp_path: Path) -> None:
     for migration in migrations:
         assert f"maskline/migrations/versions/{migration.name}" in files
     assert not [f for f in files if f.startswith(("tests/", "bench/"))]
+    console = ROOT / "src/maskline/console"
+    for page in [*console.glob("templates/*.html"), *console.glob("static/*")]:
+        assert f"maskline/console/{page.parent.name}/{page.name}" in files
     required = [
         line.split(":", 1)[1].strip()
         for line in metadata.splitlines()
@@ -238,6 +241,9 @@ def test_the_wheel_serves_without_development_tools(tmp_path: Path) -> None:
     try:
         assert httpx.get(server.base_url + "/readyz").json() == {"status": "ok"}
         assert server.http().get("/v1/Services").status_code == 200
+        # The console's templates and files came with it.
+        assert "Sign in" in httpx.get(server.base_url + "/console/sign-in").text
+        assert httpx.get(server.base_url + "/console/static/console.css").status_code == 200
     finally:
         server.stop()
 

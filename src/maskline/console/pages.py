@@ -447,10 +447,14 @@ def phones_page(req: Request, signed: signin.Signed) -> Response:
         )
     handsets = _handsets(req.query)
     session_sid = _first(req.query, "session")
+    # Each handset's proxy number in the session: where its texts go by default.
+    proxies: dict[str, str] = {}
     if not handsets and session_sid:
         rows = queries.participants_of(req.conn, session_sid)
-        handsets = [p.identifier for p in rows if p.account_sid == signed.account_sid][:6]
-    phones = [_phone(req, signed, number) for number in handsets]
+        mine = [p for p in rows if p.account_sid == signed.account_sid and not p.date_deleted]
+        handsets = [p.identifier for p in mine][:6]
+        proxies = {p.identifier: p.proxy_identifier for p in mine}
+    phones = [_phone(req, signed, number, proxies.get(number)) for number in handsets]
     return page(
         "phones.html",
         **_context(
@@ -464,11 +468,19 @@ def phones_page(req: Request, signed: signin.Signed) -> Response:
     )
 
 
-def _phone(req: Request, signed: signin.Signed, number: str) -> dict[str, Any]:
+def _phone(
+    req: Request, signed: signin.Signed, number: str, proxy: str | None = None
+) -> dict[str, Any]:
+    messages = queries.handset(req.conn, signed.account_sid, number)
+    if proxy is None:
+        # Reply to whoever wrote last.
+        received = [m.from_number for m in messages if m.to_number == number]
+        proxy = received[-1] if received else None
     return {
         "number": number,
-        "messages": queries.handset(req.conn, signed.account_sid, number),
+        "messages": messages,
         "calls": queries.handset_calls(req.conn, signed.account_sid, number),
+        "reply_to": proxy,
     }
 
 
