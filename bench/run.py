@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -28,12 +29,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from sqlalchemy import Engine, func, select
 
 from bench import seed, wrk
 from bench.client import Api, basic_auth
 from bench.report import share
-from bench.servers import ACCOUNT_SID, ROOT, TMP, Ceiling, Maskline, Postgres
+from bench.servers import ACCOUNT_SID, AUTH_TOKEN, ROOT, TMP, Ceiling, Maskline, Postgres
 from maskline.jobs.tables import jobs
 
 THROUGHPUT = (
@@ -328,6 +330,38 @@ def sample_participants(stage: Stage, samples: int, warmup: int) -> list[float]:
     return times
 
 
+def sample_console_filter(stage: Stage, samples: int) -> list[float]:
+    """The console's session list filtered by a participant's number: signed in once, then
+    each request timed from sending to the whole page, for seeded identifiers spread over the
+    database."""
+    assert stage.server is not None
+    base = f"http://127.0.0.1:{stage.server.port}"
+    with httpx.Client(base_url=base, timeout=30) as http:
+        form = http.get("/console/sign-in").text
+        token = re.search(r'name="token" value="([0-9a-f]+)"', form)
+        assert token, "the console's sign-in form has no token"
+        signed = http.post(
+            "/console/sign-in",
+            data={"token": token.group(1), "sid": ACCOUNT_SID, "secret": AUTH_TOKEN},
+        )
+        if signed.status_code != 303:
+            raise RuntimeError(f"console sign-in answered {signed.status_code}")
+        path = f"/console/services/{stage.service_sid}/sessions"
+        times = []
+        step = max(stage.seeded // samples, 1)
+        for k in range(samples + 5):
+            subscriber = seed.FIRST_SUBSCRIBER + (k * step) % max(stage.seeded, 1)
+            who = f"+1{seed.SLOT_AREAS[0]}{subscriber}"
+            started = time.perf_counter()
+            answer = http.get(path, params={"who": who})
+            seconds = time.perf_counter() - started
+            if answer.status_code != 200 or "/sessions/KC" not in answer.text:
+                raise RuntimeError(f"the console found no session of {who}: {answer.status_code}")
+            if k >= 5:
+                times.append(seconds)
+    return times
+
+
 def scaling(stage: Stage, sizes: list[int], samples: int, load: wrk.Load) -> list[dict[str, Any]]:
     """For each size: seed up to it, start a fresh server, time participant creation."""
     stage.set_up()
@@ -373,7 +407,14 @@ def scaling(stage: Stage, sizes: list[int], samples: int, load: wrk.Load) -> lis
                 load=load,
                 database=database,
             )
+        console = sample_console_filter(stage, samples=50)
+        row["console_filter_p50_ms"] = round(percentile(console, 50) * 1000, 2)
+        row["console_filter_p99_ms"] = round(percentile(console, 99) * 1000, 2)
         row["server_peak_rss_mb"] = round(server.peak_rss_mb(), 1)
+        say(
+            f"    console sessions by number: p50 {row['console_filter_p50_ms']} ms, "
+            f"p99 {row['console_filter_p99_ms']} ms"
+        )
         say(
             f"    p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
             f"peak RSS {row['server_peak_rss_mb']} MB"
@@ -433,6 +474,16 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "met": factor <= SCALING_TARGET,
                 }
             )
+            if "console_filter_p99_ms" in large:
+                verdicts.append(
+                    {
+                        "engine": engine_name,
+                        "target": "console sessions by number at 1M sessions < 50 ms",
+                        "value": f"p50 {large['console_filter_p50_ms']} ms, "
+                        f"p99 {large['console_filter_p99_ms']} ms",
+                        "met": large["console_filter_p99_ms"] < 50,
+                    }
+                )
             verdicts.append(
                 {
                     "engine": engine_name,

@@ -131,18 +131,24 @@ def _sessions_of(
         )
     ).first()
     if number is None:
-        holding = (
-            select(participants.c.session_sid)
+        # First the participant rows, down ix_participants_history (service, identifier, id),
+        # newest first; then their sessions by SID. Left to one statement, a planner may walk
+        # the service's sessions instead and test each one, which grows with the service.
+        joined = (
+            select(participants.c.id, participants.c.session_sid)
             .where(participants.c.service_sid == service_sid, participants.c.identifier == who)
-            .scalar_subquery()
+            .order_by(participants.c.id.desc())
+            .limit(PAGE + 1)
         )
-        query = query.where(sessions.c.sid.in_(holding))
         if before is not None:
-            query = query.where(sessions.c.id < before)
-        rows = list(conn.execute(query.order_by(sessions.c.id.desc()).limit(PAGE + 1)))
-        more = len(rows) > PAGE
-        rows = rows[:PAGE]
-        return rows, (rows[-1].id if more else None), False
+            joined = joined.where(participants.c.id < before)
+        found = list(conn.execute(joined))
+        more = len(found) > PAGE
+        found = found[:PAGE]
+        order = {row.session_sid: row.id for row in found}
+        rows = list(conn.execute(query.where(sessions.c.sid.in_(list(order))))) if order else []
+        rows.sort(key=lambda row: order[row.sid], reverse=True)
+        return rows, (found[-1].id if more else None), False
     window = select(sessions.c.id).where(sessions.c.service_sid == service_sid)
     if before is not None:
         window = window.where(sessions.c.id < before)
