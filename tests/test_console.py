@@ -93,6 +93,8 @@ def all_css(driver: Any, selector: str) -> list[Any]:
 
 
 def sign_in(driver: Any, server: Server, sid: str, secret: str) -> None:
+    # The cookies of this server's pages, whichever server the last test left open.
+    driver.get(server.base_url + "/console/static/console.css")
     driver.delete_all_cookies()
     driver.get(server.base_url + "/console")
     assert driver.current_url.endswith("/console/sign-in")
@@ -290,3 +292,21 @@ def test_the_console_can_be_turned_off(tmp_path: Any) -> None:
         assert httpx.get(server.base_url + "/console/sign-in").status_code == 404
     finally:
         server.stop()
+
+
+def test_pages_fit_a_phone_width_screen(srv: Server, browser: Any, scene: dict[str, Any]) -> None:
+    sign_in(browser, srv, ACCOUNT_SID, AUTH_TOKEN)
+    browser.set_window_size(390, 844)
+    try:
+        service, chat = scene["service"], scene["chat"]
+        for path in (
+            "/console/services",
+            f"/console/services/{service.sid}/sessions/{chat.session_sid}",
+            f"/console/phones?session={chat.session_sid}",
+        ):
+            browser.get(srv.base_url + path)
+            width = browser.execute_script("return document.documentElement.scrollWidth")
+            viewport = browser.execute_script("return window.innerWidth")
+            assert width <= viewport, (path, width, viewport)
+    finally:
+        browser.set_window_size(1280, 1000)
