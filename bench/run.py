@@ -34,6 +34,7 @@ from sqlalchemy import Engine, func, select
 
 from bench import seed, wrk
 from bench.client import Api, basic_auth
+from bench.delay import DelayProxy
 from bench.report import share
 from bench.servers import ACCOUNT_SID, AUTH_TOKEN, ROOT, TMP, Ceiling, Maskline, Postgres
 from maskline.jobs.tables import jobs
@@ -45,7 +46,13 @@ THROUGHPUT = (
     "create_message_interaction",
     "inbound_message",
 )
-PARTS = (*THROUGHPUT, "participants")
+PARTS = (*THROUGHPUT, "participants", "remote")
+# The remote-database part: PostgreSQL through a proxy delaying each way by these many ms.
+REMOTE_DELAYS_MS = (0.0, 1.0)
+REMOTE_WORKLOADS = ("fetch_session", "create_session", "inbound_message")
+# Its targets: each workload's share of its own undelayed throughput at ~2 ms round trips.
+REMOTE_TARGETS = {"fetch_session": 0.70, "create_session": 0.60, "inbound_message": 0.60}
+REMOTE_TAIL = 5.0  # CreateSession p99 at most this many times its p50
 ENGINES = ("sqlite", "postgresql")
 LABELS = {
     "ceiling": "Ceiling: bare Starlette, small JSON",
@@ -424,6 +431,38 @@ def scaling(stage: Stage, sizes: list[int], samples: int, load: wrk.Load) -> lis
     return rows
 
 
+# --- PostgreSQL on another host -------------------------------------------------------------
+
+
+def remote(postgres: Postgres, load: wrk.Load, ceiling: Ceiling) -> dict[str, Any]:
+    """The same workloads against PostgreSQL over TCP through a proxy (bench/delay.py) that
+    adds each delay each way; each delayed figure is also given as a share of the undelayed
+    one, through the same proxy in the same run."""
+    by_delay: dict[str, Any] = {}
+    for delay_ms in REMOTE_DELAYS_MS:
+        # Over TCP, not the unix socket: the proxy stands where the network would.
+        url = postgres.create_tcp_database()
+        with DelayProxy(postgres.port, delay_ms / 1000) as proxy:
+            delayed = url.replace(f":{postgres.port}/", f":{proxy.port}/")
+            say(f"postgresql: remote, {delay_ms:g} ms each way")
+            stage = Stage("postgresql", delayed, postgres)
+            try:
+                figures = throughput(stage, list(REMOTE_WORKLOADS), load, ceiling)
+            finally:
+                stage.dispose()
+        by_delay[f"{delay_ms:g}"] = figures["workloads"]
+    base = by_delay[f"{REMOTE_DELAYS_MS[0]:g}"]
+    for key, workloads in by_delay.items():
+        for name, figure in workloads.items():
+            figure["share_of_undelayed"] = round(figure["rps"] / base[name]["rps"], 4)
+            say(
+                f"  {key} ms: {LABELS[name]} {figure['rps']:,.0f} req/s "
+                f"({share(figure['share_of_undelayed'])} of undelayed), "
+                f"p50 {figure['p50_ms']} ms, p99 {figure['p99_ms']} ms"
+            )
+    return {"delays_ms_each_way": list(REMOTE_DELAYS_MS), "workloads": by_delay}
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -458,6 +497,29 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                         "met": value >= ratio,
                     }
                 )
+        far = figures.get("remote", {}).get("workloads", {})
+        delayed = far.get(f"{REMOTE_DELAYS_MS[-1]:g}", {})
+        for name, target in REMOTE_TARGETS.items():
+            if name in delayed:
+                verdicts.append(
+                    {
+                        "engine": engine_name,
+                        "target": f"{LABELS[name]} at ~2 ms round trips >= {target:.0%} of "
+                        "undelayed",
+                        "value": share(delayed[name]["share_of_undelayed"]),
+                        "met": delayed[name]["share_of_undelayed"] >= target,
+                    }
+                )
+        if "create_session" in delayed:
+            tail = delayed["create_session"]["p99_ms"] / delayed["create_session"]["p50_ms"]
+            verdicts.append(
+                {
+                    "engine": engine_name,
+                    "target": f"CreateSession p99 at ~2 ms round trips <= {REMOTE_TAIL:g}x p50",
+                    "value": f"{tail:.1f}x",
+                    "met": tail <= REMOTE_TAIL,
+                }
+            )
         by_size = sorted(figures.get("scaling", []), key=lambda r: r["active_sessions"])
         if (
             by_size
@@ -591,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     ceiling: Ceiling | None = None
     try:
         throughput_parts = [p for p in THROUGHPUT if p in parts]
-        if throughput_parts:
+        if throughput_parts or "remote" in parts:
             # One ceiling server for the whole run, measured beside each workload.
             ceiling = Ceiling().start()
         for engine_name in engines:
@@ -606,6 +668,9 @@ def main(argv: list[str] | None = None) -> int:
                     figures["throughput"] = throughput(stage, throughput_parts, load, ceiling)
                 finally:
                     stage.dispose()
+            if "remote" in parts and engine_name == "postgresql" and postgres is not None:
+                assert ceiling is not None
+                figures["remote"] = remote(postgres, load, ceiling)
             if "participants" in parts:
                 (url,) = database_urls(engine_name, postgres, 1)
                 urls.append(url)

@@ -208,6 +208,10 @@ class Postgres(PostgresServer):
     TUNING = SETTINGS
     DATABASE_PREFIX = "bench_"
 
+    def create_tcp_database(self) -> str:
+        """A fresh database reached over TCP: what a proxy can stand in front of."""
+        return super().create_database()
+
     def create_database(self) -> str:
         """A fresh database, reached through the cluster's unix socket, as a server on the same
         machine as Maskline is best configured (docs/deployment.md): over TCP on the loopback,

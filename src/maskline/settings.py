@@ -31,6 +31,13 @@ class Settings:
         "Database URL. A SQLite file (default, created with its folder) or PostgreSQL as "
         "postgresql://user:password@host:5432/dbname.",
     )
+    database_threads: int = _setting(
+        8,
+        "PostgreSQL: transactions one process runs at once, each on a thread and a connection "
+        "of its own, so that a request waiting for the database holds up no other; 0 runs "
+        "them on the event loop, one at a time. Each process opens up to this many "
+        "connections, plus a few for the worker and the sign-in checks.",
+    )
     database_prepare: int = _setting(
         1,
         "PostgreSQL: 1 prepares the frequent statements once per connection; 0 sends each "
@@ -262,6 +269,8 @@ class Settings:
             raise SettingsError("MASKLINE_LOG_FORMAT must be `text` or `json`")
         if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise SettingsError("MASKLINE_LOG_LEVEL must be debug, info, warning or error")
+        if not 0 <= self.database_threads <= 64:
+            raise SettingsError("MASKLINE_DATABASE_THREADS must be between 0 and 64")
         if self.console not in (0, 1):
             raise SettingsError("MASKLINE_CONSOLE must be 0 or 1")
         if self.access_log not in (0, 1):

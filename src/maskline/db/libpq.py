@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import select
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +47,17 @@ _OFF = pq.PipelineStatus.OFF
 # SQLSTATEs: no prepared statement of that name; one of that name exists already.
 _UNKNOWN_STATEMENT = b"26000"
 _STATEMENT_EXISTS = b"42P05"
+
+
+def _result(pgconn: Any) -> Any:
+    """The next result, waited for in `select`, which lets other threads run meanwhile: libpq's
+    own blocking wait (PQgetResult) keeps Python's lock while the round trip lasts, and a
+    process that runs requests on several threads (runtime.py) would wait for each in turn."""
+    while pgconn.is_busy():
+        select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    return pgconn.get_result()
+
 
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 _names = itertools.count(1)
@@ -283,12 +295,12 @@ def _pipelined(
             sent.append((None, False))
         pgconn.pipeline_sync()
         for _ in sent:
-            result = pgconn.get_result()
+            result = _result(pgconn)
             if result is None:
                 break
             results.append(result)
-            pgconn.get_result()  # the end of that command's results
-        synced = pgconn.get_result()
+            _result(pgconn)  # the end of that command's results
+        synced = _result(pgconn)
         if len(results) == len(sent) and synced is not None and synced.status == _PIPELINE_SYNC:
             pgconn.exit_pipeline_mode()
     except OperationalError:

@@ -235,20 +235,8 @@ async def route(
     Without an intercept callback to wait for, the traffic is resolved and sent on in one
     transaction; otherwise the callback is made between two.
     """
-    outcome = None
-    with runtime.transaction(replayable=replayable) as conn:
-        if record is not None:
-            record(conn)
-        found = resolve(conn, runtime.clock, inbound, save=False)
-        if isinstance(found, InSession):
-            if found.service.intercept_callback_url:
-                # The intercept callback reads the interaction: it is saved before the wait.
-                assert found.unsaved is not None
-                interactions_store.insert_interaction(conn, found.unsaved)
-                found = replace(found, unsaved=None)
-            else:
-                outcome = send_on(conn, runtime, inbound, found)
-        runtime.wake_for(conn)
+    # On PostgreSQL on a database thread, so that the round trips hold up no other request.
+    found, outcome = await runtime.in_thread(_resolve, runtime, inbound, record, replayable)
     if outcome is not None:
         return outcome
     if isinstance(found, InSession | OutOfSession):
@@ -263,13 +251,49 @@ async def route(
     return found
 
 
+def _resolve(
+    runtime: Runtime,
+    inbound: Inbound,
+    record: Callable[[Connection], None] | None,
+    replayable: bool,
+) -> tuple[InSession | OutOfSession | Outcome, Outcome | None]:
+    """Record the traffic and find where it goes, in one transaction; when no intercept
+    callback is to be waited for, send it on in the same one."""
+    outcome = None
+    with runtime.transaction(replayable=replayable) as conn:
+        if record is not None:
+            record(conn)
+        found = resolve(conn, runtime.clock, inbound, save=False)
+        if isinstance(found, InSession):
+            if found.service.intercept_callback_url:
+                # The intercept callback reads the interaction: it is saved before the wait.
+                assert found.unsaved is not None
+                interactions_store.insert_interaction(conn, found.unsaved)
+                found = replace(found, unsaved=None)
+            else:
+                outcome = send_on(conn, runtime, inbound, found)
+        runtime.wake_for(conn)
+    return found, outcome
+
+
+def _interaction(runtime: Runtime, sid: str) -> Any:
+    with runtime.transaction(writes=False) as conn:
+        return interactions_store.get_interaction_by_sid(conn, sid)
+
+
+def _send_on_alone(runtime: Runtime, inbound: Inbound, found: InSession) -> Outcome:
+    with runtime.transaction() as conn:
+        outcome = send_on(conn, runtime, inbound, replace(found, session=None))
+        runtime.wake_for(conn)
+    return outcome
+
+
 async def forward(
     runtime: Runtime, client: httpx.AsyncClient, inbound: Inbound, found: InSession
 ) -> Outcome:
     """Through the intercept callback, then on: the session is read again after the wait."""
     if found.service.intercept_callback_url:
-        with runtime.transaction(writes=False) as conn:
-            row = interactions_store.get_interaction_by_sid(conn, found.interaction_sid)
+        row = await runtime.in_thread(_interaction, runtime, found.interaction_sid)
         assert row is not None
         answer = await call_now(
             runtime,
@@ -282,10 +306,7 @@ async def forward(
             return Outcome(
                 "blocked", interaction_sid=found.interaction_sid, session_sid=found.session_sid
             )
-    with runtime.transaction() as conn:
-        outcome = send_on(conn, runtime, inbound, replace(found, session=None))
-        runtime.wake_for(conn)
-    return outcome
+    return await runtime.in_thread(_send_on_alone, runtime, inbound, found)
 
 
 def send_on(conn: Connection, runtime: Runtime, inbound: Inbound, found: InSession) -> Outcome:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
+from maskline.accounts.authenticator import Check
 from maskline.clock import current_account
 from maskline.db.transactions import Replay, in_request, pending_batch
 from maskline.errors import (
@@ -241,6 +242,9 @@ class App:
         if route.is_async:
             # Its transactions say themselves whether they can run again (routing/inbound.py).
             return await route.handler(request)  # type: ignore[no-any-return,misc]
+        if self.runtime.offload:
+            # PostgreSQL: on a database thread, while other requests run (runtime.py).
+            return await self.runtime.in_thread(self._run, route, request)
         return self._run(route, request)
 
     def _run(self, route: Route, request: Request) -> Response:
@@ -265,16 +269,23 @@ class App:
         address = str(client[0]) if client else None
         if authenticator.throttled(auth_header, address):
             raise TooManyRequests("Too many failed attempts to authenticate; try again later")
-        waiting = pending_batch.get()
-        with runtime.transaction(writes=False, replayable=True) as conn:
-            check = authenticator.look_up(conn, auth_header)
-        # Requests never write accounts, so this read cannot see anything a batch's rollback
-        # would take back: the request need not wait for the batch it read in.
-        pending_batch.set(waiting)
+        if runtime.offload:
+            check = await runtime.in_thread(self._look_up, auth_header)
+        else:
+            waiting = pending_batch.get()
+            check = self._look_up(auth_header)
+            # Requests never write accounts, so this read cannot see anything a batch's
+            # rollback would take back: the request need not wait for the batch it read in.
+            pending_batch.set(waiting)
         account_sid = await authenticator.verify(auth_header, check, address)
         if account_sid is None:
             raise Unauthorized()
         return account_sid
+
+    def _look_up(self, auth_header: str | None) -> Check:
+        runtime = self.runtime
+        with runtime.transaction(writes=False, replayable=True) as conn:
+            return runtime.authenticator.look_up(conn, auth_header)
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []

@@ -1,0 +1,108 @@
+"""PostgreSQL on another host: one `maskline serve` keeps many requests in flight, each waiting
+for its own round trips while the others run (runtime.py, MASKLINE_DATABASE_THREADS). The
+database is reached through a proxy that delays every byte, as a network would. Runs on
+PostgreSQL in both halves of the suite: SQLite has no round trips to wait for."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import NoReturn
+
+import httpx
+import pytest
+from bench.delay import DelayProxy
+
+from tests.conftest import add_numbers, next_number
+from tests.support import Server, postgres, unique
+
+DELAY_S = 0.02  # each way: a 40 ms round trip, far above this machine's own noise
+REQUESTS = 8
+
+
+def _skip_or_fail(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI needs PostgreSQL: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def far() -> Iterator[Server]:
+    try:
+        database = postgres()
+        url = str(database.create_database())
+    except Exception as exc:
+        _skip_or_fail(f"no PostgreSQL server could be started ({exc})")
+    with DelayProxy(database.port, DELAY_S) as proxy:
+        delayed = url.replace(f":{database.port}/", f":{proxy.port}/")
+        server = Server(database_url=delayed, env={"MASKLINE_WORKER_POLL_MS": "200"}).start()
+        yield server
+        server.stop()
+
+
+def _timed(
+    clients: list[httpx.Client], call: Callable[[httpx.Client], None], parallel: bool
+) -> float:
+    """How long one call per client takes, one after another or all at once. Each client
+    keeps its connection open: what is timed is the server's answer, not the client's
+    connection set-up."""
+    started = time.perf_counter()
+    if parallel:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            list(pool.map(call, clients))
+    else:
+        for client in clients:
+            call(client)
+    return time.perf_counter() - started
+
+
+def test_concurrent_requests_overlap_their_database_waits(far: Server) -> None:
+    sdk = far.client()
+    service = sdk.proxy.v1.services.create(unique_name=unique("far"))
+    # Enough numbers that concurrent sessions seldom want the same one: two transactions that
+    # change one number's use counter take turns, as they must.
+    add_numbers(sdk, service.sid, 24)
+    session = sdk.proxy.v1.services(service.sid).sessions.create()
+    base = f"/v1/Services/{service.sid}"
+    clients = [far.http() for _ in range(REQUESTS)]
+
+    def fetch(http: httpx.Client) -> None:
+        answer = http.get(f"{base}/Sessions/{session.sid}")
+        assert answer.status_code == 200
+
+    def create(http: httpx.Client) -> None:
+        answer = http.post(
+            f"{base}/Sessions",
+            data={
+                "Participants": [
+                    f'{{"Identifier": "{next_number("212")}"}}',
+                    f'{{"Identifier": "{next_number("718")}"}}',
+                ]
+            },
+        )
+        assert answer.status_code == 201, answer.text
+
+    try:
+        # Every client connects, and every database thread opens its connection, first.
+        _timed(clients, fetch, parallel=True)
+        one_by_one = _timed(clients, fetch, parallel=False)
+        together = _timed(clients, fetch, parallel=True)
+        # Waited for one after another, eight requests would take as long together.
+        assert together < one_by_one / 3, (together, one_by_one)
+
+        one_by_one = _timed(clients, create, parallel=False)
+        together = _timed(clients, create, parallel=True)
+        assert together < one_by_one / 3, (together, one_by_one)
+    finally:
+        for client in clients:
+            client.close()
+    # Every session whole, the pair rule held: two participants each, the numbers counted.
+    listed = far.http().get(f"{base}/Sessions", params={"PageSize": 100}).json()["sessions"]
+    assert len(listed) == 1 + 2 * REQUESTS
+    for made in listed[1:]:
+        people = far.http().get(f"{base}/Sessions/{made['sid']}/Participants").json()
+        assert len(people["participants"]) == 2
+    pool = far.http().get(f"{base}/PhoneNumbers").json()["phone_numbers"]
+    assert sum(n["in_use"] for n in pool) >= REQUESTS
