@@ -153,8 +153,8 @@ async def tick(runtime: Runtime, dispatcher: Dispatcher, retention: Retention | 
     done = await runtime.in_thread(expire_sessions, runtime)
     done += await runtime.in_thread(run_due_jobs, runtime)
     done += await run_network_jobs(runtime)
-    done += dispatcher.record_finished()
-    done += dispatcher.dispatch_due()
+    done += await dispatcher.record_finished()
+    done += await dispatcher.dispatch_due()
     if retention is not None and retention.due():
         done += await retention.sweep()
     return done
