@@ -32,11 +32,12 @@ class Settings:
         "postgresql://user:password@host:5432/dbname.",
     )
     database_threads: int = _setting(
-        8,
-        "PostgreSQL: transactions one process runs at once, each on a thread and a connection "
-        "of its own, so that a request waiting for the database holds up no other; 0 runs "
-        "them on the event loop, one at a time. Each process opens up to this many "
-        "connections, plus a few for the worker and the sign-in checks.",
+        0,
+        "PostgreSQL on another host: transactions one process runs at once, each on a thread "
+        "and a connection of its own, so that a request waiting for the database holds up no "
+        "other (8 is a good start); 0, the default for now, runs them on the event loop, one "
+        "at a time. Each process opens up to this many connections, plus a few for the worker "
+        "and the sign-in checks.",
     )
     database_prepare: int = _setting(
         1,

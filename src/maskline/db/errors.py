@@ -1,4 +1,5 @@
-"""Which constraint a database refused, on SQLite and on PostgreSQL alike."""
+"""Which constraint a database refused, on SQLite and on PostgreSQL alike; and which failures
+are PostgreSQL's way of asking for the transaction to be run again."""
 
 from __future__ import annotations
 
@@ -13,6 +14,24 @@ _SQLITE_COLUMNS = {
     "sessions.service_sid, sessions.unique_name": "uq_sessions_service_sid_unique_name",
     "numbers.kind, numbers.phone_number": "uq_numbers_kind_phone_number",
 }
+
+
+# serialization_failure, deadlock_detected: the transaction lost a race and changed nothing.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def must_run_again(error: BaseException) -> bool:
+    """Whether `error` (or what it wraps) is a serialization failure or a deadlock."""
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return False
+        wrapped = getattr(seen, "orig", None)
+        state = getattr(seen, "sqlstate", None) or getattr(wrapped, "sqlstate", None)
+        if state in RETRYABLE_SQLSTATES:
+            return True
+        seen = seen.__cause__ or wrapped
+    return False
 
 
 def violated_constraint(error: IntegrityError) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from maskline.accounts.authenticator import Check
 from maskline.clock import current_account
+from maskline.db.errors import must_run_again
 from maskline.db.transactions import Replay, in_request, pending_batch
 from maskline.errors import (
     ApiError,
@@ -32,6 +33,9 @@ from maskline.web.response import Response, json_response
 from maskline.web.routing import Route, Router
 
 log = logging.getLogger("maskline.web")
+# How many times a request's transaction runs when PostgreSQL keeps ending it in a deadlock
+# or a serialization failure.
+RUN_AGAIN = 4
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -243,8 +247,17 @@ class App:
             # Its transactions say themselves whether they can run again (routing/inbound.py).
             return await route.handler(request)  # type: ignore[no-any-return,misc]
         if self.runtime.offload:
-            # PostgreSQL: on a database thread, while other requests run (runtime.py).
-            return await self.runtime.in_thread(self._run, route, request)
+            # PostgreSQL: on a database thread, while other requests run (runtime.py). A
+            # transaction that lost a race (a deadlock, a serialization failure) wrote nothing,
+            # and a synchronous handler reaches nothing outside it: it runs again.
+            for attempt in range(RUN_AGAIN):
+                try:
+                    return await self.runtime.in_thread(self._run, route, request)
+                except Exception as exc:
+                    if attempt == RUN_AGAIN - 1 or not must_run_again(exc):
+                        raise
+                    log.info("a transaction lost a race (%s); it runs again", type(exc).__name__)
+                    await asyncio.sleep(0.002 * (attempt + 1))
         return self._run(route, request)
 
     def _run(self, route: Route, request: Request) -> Response:
