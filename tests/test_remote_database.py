@@ -38,7 +38,8 @@ def far() -> Iterator[Server]:
         _skip_or_fail(f"no PostgreSQL server could be started ({exc})")
     with DelayProxy(database.port, DELAY_S) as proxy:
         delayed = url.replace(f":{database.port}/", f":{proxy.port}/")
-        env = {"MASKLINE_WORKER_POLL_MS": "200", "MASKLINE_DATABASE_THREADS": "8"}
+        # No worker in the process: its rounds would take turns with the requests timed here.
+        env = {"MASKLINE_RUN_WORKER": "0", "MASKLINE_DATABASE_THREADS": "8"}
         server = Server(database_url=delayed, env=env).start()
         yield server
         server.stop()
@@ -91,12 +92,14 @@ def test_concurrent_requests_overlap_their_database_waits(far: Server) -> None:
         _timed(clients, fetch, parallel=True)
         one_by_one = _timed(clients, fetch, parallel=False)
         together = _timed(clients, fetch, parallel=True)
-        # Waited for one after another, eight requests would take as long together.
-        assert together < one_by_one / 3, (together, one_by_one)
+        # Waited for one after another, eight requests would take as long together (with
+        # MASKLINE_DATABASE_THREADS=0 they do); overlapped, a fraction of it, even on a busy
+        # machine.
+        assert together < one_by_one / 2, (together, one_by_one)
 
         one_by_one = _timed(clients, create, parallel=False)
         together = _timed(clients, create, parallel=True)
-        assert together < one_by_one / 3, (together, one_by_one)
+        assert together < one_by_one / 2, (together, one_by_one)
     finally:
         for client in clients:
             client.close()
