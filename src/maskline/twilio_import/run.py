@@ -31,8 +31,11 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from maskline.accounts import store as accounts_store
 from maskline.accounts.rules import ensure_account
 from maskline.numbers import geo
+from maskline.numbers import store as numbers_store
 from maskline.numbers.tables import PHONE_NUMBER, SHORT_CODE
 from maskline.runtime import Runtime
+from maskline.services import store as services_store
+from maskline.sessions import store as sessions_store
 from maskline.sessions.rules import expires_at
 from maskline.sessions.tables import ACTIVE
 from maskline.twilio_import import store
@@ -160,7 +163,7 @@ class Importer:
         sid = source["sid"]
         account = self.options.account_sid
         with self.runtime.transaction(writes=not self.options.dry_run) as conn:
-            row = store.service(conn, sid)
+            row = services_store.get_service_by_sid(conn, sid)
             if row is not None and row.account_sid != account:
                 tally.skipped["belongs to another Maskline account"] += 1
                 return
@@ -180,7 +183,7 @@ class Importer:
                         "date_created": created,
                         "date_updated": source["date_updated"] or created,
                     }
-                    store.insert_service(conn, values)
+                    services_store.insert_service(conn, values)
                 tally.imported += 1
         numbers = list(self.source.numbers(sid))
         self._numbers(sid, numbers)
@@ -252,7 +255,7 @@ class Importer:
             "date_added": number.date_created,
             "date_pool_updated": number.date_updated,
         }
-        row = store.number(conn, number.sid)
+        row = numbers_store.get_number(conn, number.sid)
         if row is not None:
             if row.account_sid != account:
                 return "belongs to another Maskline account"
@@ -261,9 +264,9 @@ class Importer:
             if row.service_sid is not None:
                 return f"in another service ({row.service_sid})"
             if not self.options.dry_run:
-                store.put_in_pool(conn, number.sid, pool)
+                numbers_store.update_number(conn, number.sid, pool)
             return "imported"
-        other = store.number_of_value(conn, number.kind, value)
+        other = numbers_store.get_number_by_value(conn, number.kind, value)
         if other is not None:
             return f"already in Maskline under another SID ({other.sid})"
         caps = dict(number.capabilities)
@@ -276,7 +279,7 @@ class Importer:
         if values is None:
             return f"{number.value} is not a valid number"
         if not self.options.dry_run:
-            store.insert_number(conn, {**values, **pool})
+            numbers_store.insert_number(conn, {**values, **pool})
         return "imported"
 
     # -- sessions ---------------------------------------------------------------------------
@@ -296,7 +299,11 @@ class Importer:
 
     def _session_batch(self, service_sid: str, batch: list[dict[str, Any]]) -> None:
         with self.runtime.transaction(writes=False) as conn:
-            present = {s["sid"] for s in batch if store.session(conn, s["sid"]) is not None}
+            present = {
+                s["sid"]
+                for s in batch
+                if sessions_store.get_session_by_sid(conn, s["sid"]) is not None
+            }
         # Twilio first, the database after: no REST call inside a transaction.
         parts: dict[str, list[dict[str, Any]]] = {}
         history: dict[str, list[dict[str, Any]]] = {}
@@ -380,7 +387,8 @@ class Importer:
         rows = []
         for p in parts:
             number_sid = p["proxy_identifier_sid"]
-            if number_sid not in self._plan.numbers and store.number(conn, number_sid) is None:
+            known = number_sid in self._plan.numbers
+            if not known and numbers_store.get_number(conn, number_sid) is None:
                 return [], f"proxy number {number_sid} is in none of the imported pools"
             holds = active and p["date_deleted"] is None
             if holds:

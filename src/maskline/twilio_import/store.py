@@ -1,4 +1,6 @@
-"""The importer's reads and writes on Maskline's tables: rows go in with their Twilio SIDs."""
+"""The importer's reads and writes on Maskline's tables that the resources' own stores do not
+have: rows go in whole, with their Twilio SIDs. For the rest (a service, a number, a session
+by SID) it uses those stores."""
 
 from __future__ import annotations
 
@@ -13,40 +15,11 @@ from maskline.services.tables import services
 from maskline.sessions.tables import sessions
 
 
-def service(conn: Connection, sid: str) -> Any | None:
-    return conn.execute(select(services).where(services.c.sid == sid)).first()
-
-
 def service_named(conn: Connection, account_sid: str, unique_name: str) -> Any | None:
     query = select(services.c.sid).where(
         services.c.account_sid == account_sid, services.c.unique_name == unique_name
     )
     return conn.execute(query).first()
-
-
-def insert_service(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(services).values(**values))
-
-
-def number(conn: Connection, sid: str) -> Any | None:
-    return conn.execute(select(numbers).where(numbers.c.sid == sid)).first()
-
-
-def number_of_value(conn: Connection, kind: str, value: str) -> Any | None:
-    query = select(numbers).where(numbers.c.kind == kind, numbers.c.phone_number == value)
-    return conn.execute(query).first()
-
-
-def insert_number(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(numbers).values(**values))
-
-
-def put_in_pool(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    conn.execute(update(numbers).where(numbers.c.sid == sid).values(**values))
-
-
-def session(conn: Connection, sid: str) -> Any | None:
-    return conn.execute(select(sessions).where(sessions.c.sid == sid)).first()
 
 
 def session_named(conn: Connection, service_sid: str, unique_name: str) -> Any | None:
