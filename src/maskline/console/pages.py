@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from maskline.callbacks import store as callbacks_store
 from maskline.clock import current_account
 from maskline.console import queries, signin
 from maskline.console.render import page, redirect, static
@@ -334,7 +335,7 @@ def session_page(req: Request, signed: signin.Signed) -> Response:
     people = queries.participants_of(req.conn, session.sid)
     timeline = queries.interactions_of(req.conn, session.sid)
     callbacks = queries.callbacks_of(req.conn, signed.account_sid, session.sid)
-    attempts = queries.attempts_of(req.conn, [c.id for c in callbacks])
+    attempts = callbacks_store.attempts_of(req.conn, [c.id for c in callbacks])
     by_interaction: dict[str | None, list[Any]] = {}
     for callback in callbacks:
         by_interaction.setdefault(callback.interaction_sid, []).append(callback)
@@ -413,7 +414,7 @@ def callbacks_page(req: Request, signed: signin.Signed) -> Response:
     rows, before = queries.callbacks_page(
         req.conn, signed.account_sid, status, _number(req.query, "before")
     )
-    attempts = queries.attempts_of(req.conn, [row.id for row in rows])
+    attempts = callbacks_store.attempts_of(req.conn, [row.id for row in rows])
     filters = {"status": status} if status else {}
     next_url = "?" + urllib.parse.urlencode({**filters, "before": before}) if before else None
     return page(

@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select
 
-from maskline.callbacks.tables import callback_attempts, callbacks
+from maskline.callbacks.tables import callbacks
 from maskline.events.tables import events
 from maskline.interactions.tables import interactions
 from maskline.numbers.tables import numbers
 from maskline.participants.tables import participants
+from maskline.sandbox import store as sandbox_store
 from maskline.sandbox.tables import carrier_calls, carrier_messages
 from maskline.services.tables import services
 from maskline.sessions.tables import sessions
@@ -197,19 +198,6 @@ def callbacks_of(conn: Connection, account_sid: str, session_sid: str) -> list[A
     return list(conn.execute(query))
 
 
-def attempts_of(conn: Connection, callback_ids: list[int]) -> dict[int, list[Any]]:
-    found: dict[int, list[Any]] = defaultdict(list)
-    if callback_ids:
-        query = (
-            select(callback_attempts)
-            .where(callback_attempts.c.callback_id.in_(callback_ids))
-            .order_by(callback_attempts.c.id)
-        )
-        for row in conn.execute(query):
-            found[row.callback_id].append(row)
-    return found
-
-
 def call_durations(conn: Connection, account_sid: str, call_sids: list[str]) -> dict[str, int]:
     if not call_sids:
         return {}
@@ -244,16 +232,8 @@ def callbacks_page(
 
 
 def handset(conn: Connection, account_sid: str, device: str, limit: int = 50) -> list[Any]:
-    """A simulated handset's texts, both ways, oldest first: what it received (indexed by
-    recipient) and what it sent."""
-    received = (
-        select(carrier_messages)
-        .where(
-            carrier_messages.c.account_sid == account_sid, carrier_messages.c.to_number == device
-        )
-        .order_by(carrier_messages.c.id.desc())
-        .limit(limit)
-    )
+    """A simulated handset's texts, both ways, oldest first: what it received (the sandbox's
+    own query, indexed by recipient) and what it sent."""
     sent = (
         select(carrier_messages)
         .where(
@@ -264,15 +244,11 @@ def handset(conn: Connection, account_sid: str, device: str, limit: int = 50) ->
         .order_by(carrier_messages.c.id.desc())
         .limit(limit)
     )
-    rows = list(conn.execute(received)) + list(conn.execute(sent))
+    rows = sandbox_store.messages_received(conn, account_sid, device, limit)
+    rows += list(conn.execute(sent))
     return sorted(rows, key=lambda row: row.id)[-limit:]
 
 
 def handset_calls(conn: Connection, account_sid: str, device: str, limit: int = 20) -> list[Any]:
-    query = (
-        select(carrier_calls)
-        .where(carrier_calls.c.account_sid == account_sid, carrier_calls.c.to_number == device)
-        .order_by(carrier_calls.c.id.desc())
-        .limit(limit)
-    )
-    return list(conn.execute(query))
+    """The calls that rang a simulated handset, newest first."""
+    return sandbox_store.calls_received(conn, account_sid, device, limit)[::-1]
