@@ -203,18 +203,9 @@ def _service(req: Request, signed: signin.Signed) -> Any:
 def _refusals(service_sids: list[str]) -> dict[str, int]:
     """Participant creations refused for want of a number, since the processes started: the
     counter of GET /metrics (metrics/families.py), summed over every process."""
-    from prometheus_client import CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
-
     from maskline.metrics.families import metrics
 
-    mine = metrics()
-    if mine.directory:
-        registry = CollectorRegistry(auto_describe=False)
-        MultiProcessCollector(registry, path=mine.directory)  # type: ignore[no-untyped-call]
-        families = registry.collect()
-    else:
-        families = mine.registry.collect()
+    families = metrics().collect()
     wanted = set(service_sids)
     found: dict[str, int] = {}
     for family in families:

@@ -10,7 +10,6 @@ import hmac
 from collections.abc import Iterable
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from maskline.errors import Unauthorized
@@ -46,10 +45,7 @@ def metrics_page(req: Request) -> Response:
     mine = metrics()
     mine.flush()
     registry = CollectorRegistry(auto_describe=False)
-    if mine.directory:
-        MultiProcessCollector(registry, path=mine.directory)  # type: ignore[no-untyped-call]
-    else:
-        registry.register(_Families(mine.registry.collect()))
+    registry.register(_Families(mine.collect()))
     registry.register(_Families(gauges.collect(req.conn, req.runtime.clock)))
     return Response(200, generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4.encode())
 

@@ -21,6 +21,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
 
 # The variable prometheus_client reads for the directory of multi-process files.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -102,6 +103,16 @@ class Metrics:
         """Hand what the request observers have tallied to the families (before a scrape)."""
         for flush in self.flushes:
             flush()
+
+    def collect(self) -> list[Metric]:
+        """The families as a scrape shows them: this process's own, or, in a shared
+        directory, every process's summed from their files."""
+        if self.directory:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            files = MultiProcessCollector(None, path=self.directory)  # type: ignore[no-untyped-call]
+            return list(files.collect())  # type: ignore[no-untyped-call]
+        return list(self.registry.collect())
 
     def families(self) -> list[MetricWrapperBase]:
         return [
