@@ -29,21 +29,25 @@ from tests.traffic import FAST_ENV, Sandbox, open_conversation, wait_until
 TABLES = ("accounts", "services", "numbers", "sessions", "participants", "interactions")
 
 
+def _command(source: Server) -> list[str]:
+    """`maskline import-twilio` of the test account, read from `source`."""
+    return [
+        sys.executable,
+        "-m",
+        "maskline",
+        "import-twilio",
+        "--account-sid",
+        ACCOUNT_SID,
+        "--proxy-base",
+        source.base_url,
+    ]
+
+
 def import_twilio(
     database_url: str, source: Server, *args: str, token: str = AUTH_TOKEN, **env: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "maskline",
-            "import-twilio",
-            "--account-sid",
-            ACCOUNT_SID,
-            "--proxy-base",
-            source.base_url,
-            *args,
-        ],
+        [*_command(source), *args],
         env={
             **os.environ,
             "MASKLINE_DATABASE_URL": database_url,
@@ -408,16 +412,7 @@ def test_an_interrupted_import_is_finished_by_a_second_run(tmp_path: Path) -> No
                 assert made.status_code == 201, made.text
         url = new_database_url(tmp_path)
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "maskline",
-                "import-twilio",
-                "--account-sid",
-                ACCOUNT_SID,
-                "--proxy-base",
-                source.base_url,
-            ],
+            _command(source),
             env={**os.environ, "MASKLINE_DATABASE_URL": url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
