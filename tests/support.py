@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from twilio.rest import Client
@@ -130,6 +130,24 @@ def postgres() -> Any:
         _postgres = PostgresServer().start()
         atexit.register(_postgres.stop)
     return _postgres
+
+
+def skip_or_fail(what: str, reason: str) -> NoReturn:
+    """Skip locally when a server program is missing; in CI (`CI=true`) that is a failure."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI needs {what}: {reason}")
+    pytest.skip(reason)
+
+
+def postgres_database() -> str:
+    """A fresh database on this test process's PostgreSQL, whichever engine the run tests:
+    for what only PostgreSQL can show."""
+    try:
+        return str(postgres().create_database())
+    except Exception as exc:
+        skip_or_fail("PostgreSQL", f"no PostgreSQL server could be started ({exc})")
 
 
 def new_database_url(folder: Path) -> str:

@@ -9,24 +9,26 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import add_numbers
 from tests.receiver import Receiver
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, Server, create_account, new_database_url, unique
+from tests.support import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    Server,
+    create_account,
+    new_database_url,
+    skip_or_fail,
+    unique,
+)
 from tests.traffic import FAST_ENV, Sandbox, open_conversation, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-def _skip_or_fail(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI needs chromium and chromium-driver: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,10 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        _skip_or_fail("install them with `apt-get install chromium chromium-driver`")
+        skip_or_fail(
+            "chromium and chromium-driver",
+            "install them with `apt-get install chromium chromium-driver`",
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

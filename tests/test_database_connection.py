@@ -11,7 +11,6 @@ to lose.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -20,29 +19,18 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import next_number
-from tests.support import Server, free_port, postgres, unique
-
-
-def _skip_or_fail(what: str, reason: str) -> NoReturn:
-    """Skip locally when a server program is missing; in CI that is a failure."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI needs {what}: {reason}")
-    pytest.skip(reason)
+from tests.support import Server, free_port, postgres, postgres_database, skip_or_fail, unique
 
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    try:
-        database_url = str(postgres().create_database())
-    except Exception as exc:
-        _skip_or_fail("PostgreSQL", f"no PostgreSQL server could be started ({exc})")
-    running = Server(database_url=database_url).start()
+    running = Server(database_url=postgres_database()).start()
     yield running
     running.stop()
 
@@ -168,15 +156,11 @@ class PgBouncer:
 
 @pytest.fixture
 def bouncer() -> Iterator[tuple[PgBouncer, str]]:
+    database_url = postgres_database()
     try:
-        cluster = postgres()
-        database_url = str(cluster.create_database())
+        running = PgBouncer(postgres()).start()
     except Exception as exc:
-        _skip_or_fail("PostgreSQL", f"no PostgreSQL server could be started ({exc})")
-    try:
-        running = PgBouncer(cluster).start()
-    except Exception as exc:
-        _skip_or_fail(
+        skip_or_fail(
             "PgBouncer",
             f"PgBouncer could not be started ({exc}); install it with `apt-get install pgbouncer`",
         )

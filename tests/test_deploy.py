@@ -17,14 +17,14 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import ROOT, Server, free_port, new_database_url
+from tests.support import ROOT, Server, free_port, new_database_url, skip_or_fail
 
 DEPLOY = ROOT / "deploy"
 ALERTS = DEPLOY / "prometheus-alerts.yml"
@@ -32,16 +32,12 @@ DASHBOARD = DEPLOY / "grafana-dashboard.json"
 METRIC = re.compile(r"\bmaskline_[a-z_]+")
 
 
-def _skip_or_fail(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI needs promtool: {reason}")
-    pytest.skip(reason)
-
-
 def _promtool() -> str:
     found = shutil.which("promtool")
     if found is None:
-        _skip_or_fail("promtool is not installed; install it with `apt-get install prometheus`")
+        skip_or_fail(
+            "promtool", "promtool is not installed; install it with `apt-get install prometheus`"
+        )
     return found
 
 

@@ -6,36 +6,25 @@ PostgreSQL in both halves of the suite: SQLite has no round trips to wait for.""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import NoReturn
 
 import httpx
 import pytest
 from bench.delay import DelayProxy
 
 from tests.conftest import add_numbers, next_number
-from tests.support import Server, postgres, unique
+from tests.support import Server, postgres, postgres_database, unique
 
 DELAY_S = 0.02  # each way: a 40 ms round trip, far above this machine's own noise
 REQUESTS = 8
 
 
-def _skip_or_fail(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI needs PostgreSQL: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def far() -> Iterator[Server]:
-    try:
-        database = postgres()
-        url = str(database.create_database())
-    except Exception as exc:
-        _skip_or_fail(f"no PostgreSQL server could be started ({exc})")
+    url = postgres_database()
+    database = postgres()
     with DelayProxy(database.port, DELAY_S) as proxy:
         delayed = url.replace(f":{database.port}/", f":{proxy.port}/")
         # No worker in the process: its rounds would take turns with the requests timed here.
