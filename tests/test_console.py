@@ -234,14 +234,13 @@ def test_another_account_sees_none_of_it(srv: Server, browser: Any, scene: dict[
         assert scene["service"].unique_name not in page, path
 
 
-def _signed_in(server: Server) -> httpx.Client:
+def _signed_in(server: Server, sid: str = ACCOUNT_SID, secret: str = AUTH_TOKEN) -> httpx.Client:
     http = httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=10)
     form = http.get("/console/sign-in")
     token = re.search(r'name="token" value="([0-9a-f]+)"', form.text)
     assert token
     done = http.post(
-        "/console/sign-in",
-        data={"token": token.group(1), "sid": ACCOUNT_SID, "secret": AUTH_TOKEN},
+        "/console/sign-in", data={"token": token.group(1), "sid": sid, "secret": secret}
     )
     assert done.status_code == 303, done.text
     cookie = done.headers.get_list("set-cookie")[0]
@@ -315,3 +314,35 @@ def test_pages_fit_a_phone_width_screen(srv: Server, browser: Any, scene: dict[s
             assert width <= viewport, (path, width, viewport)
     finally:
         browser.set_window_size(1280, 1000)
+
+
+def test_an_api_key_signs_in_and_its_revocation_ends_the_session(
+    srv: Server, scene: dict[str, Any]
+) -> None:
+    from tests.test_auth import create_api_key, run_cli
+
+    key_sid, secret = create_api_key(srv, ACCOUNT_SID)
+    http = _signed_in(srv, key_sid, secret)
+    try:
+        page = http.get("/console/services")
+        assert page.status_code == 200 and scene["service"].unique_name in page.text
+        assert run_cli(srv, "keys", "revoke", key_sid).returncode == 0
+        gone = http.get("/console/services")
+        assert gone.status_code == 303 and gone.headers["location"] == "/console/sign-in"
+    finally:
+        http.close()
+
+
+def test_sessions_are_found_by_their_proxy_number(srv: Server, scene: dict[str, Any]) -> None:
+    chat = scene["chat"]
+    http = _signed_in(srv)
+    try:
+        path = f"/console/services/{scene['service'].sid}/sessions"
+        by_proxy = http.get(path, params={"who": chat.a.proxy_identifier})
+        assert by_proxy.status_code == 200 and chat.session_sid in by_proxy.text
+        nobody = http.get(path, params={"who": "+12125550199"})
+        assert chat.session_sid not in nobody.text
+        closed = http.get(path, params={"who": chat.b.identifier, "status": "closed"})
+        assert chat.session_sid not in closed.text
+    finally:
+        http.close()
