@@ -28,10 +28,37 @@ ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "t" * 32
 
 
+def _port_range() -> range:
+    """This test process's own ports. The suite runs in several processes at once (`-n 2`),
+    and a port the kernel hands out at random is free only until it is bound: a process that
+    picked it, and released it for a server to take, can see another process take it first,
+    and then talk to a server that is not its own. Each process picks from a range no other
+    process picks from, below Linux's range of ports for outgoing connections (32768 up)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    digits = "".join(ch for ch in worker if ch.isdigit())
+    index = int(digits) if digits else 0
+    start = 20000 + (index % 8) * 1500
+    return range(start, start + 1500)
+
+
+_next_port = 0
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port no server of this test process or of another one is on: this process's ports
+    in turn (so two calls in a row never give the same one), the first that binds."""
+    global _next_port
+    ports = _port_range()
+    for _ in range(len(ports)):
+        port = ports[_next_port % len(ports)]
+        _next_port += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports}")
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,8 +19,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from maskline.twilio_import.run import SESSION_BATCH
 from tests.conftest import add_numbers, next_number
 from tests.fake_twilio import FakeTwilio
+from tests.gate import Gate
 from tests.receiver import Receiver
 from tests.support import ACCOUNT_SID, AUTH_TOKEN, Server, new_database_url, unique
 from tests.traffic import FAST_ENV, Sandbox, open_conversation, wait_until
@@ -29,8 +30,8 @@ from tests.traffic import FAST_ENV, Sandbox, open_conversation, wait_until
 TABLES = ("accounts", "services", "numbers", "sessions", "participants", "interactions")
 
 
-def _command(source: Server) -> list[str]:
-    """`maskline import-twilio` of the test account, read from `source`."""
+def _command(proxy_base: str) -> list[str]:
+    """`maskline import-twilio` of the test account, read from the Proxy API at `proxy_base`."""
     return [
         sys.executable,
         "-m",
@@ -39,7 +40,7 @@ def _command(source: Server) -> list[str]:
         "--account-sid",
         ACCOUNT_SID,
         "--proxy-base",
-        source.base_url,
+        proxy_base,
     ]
 
 
@@ -47,7 +48,7 @@ def import_twilio(
     database_url: str, source: Server, *args: str, token: str = AUTH_TOKEN, **env: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_command(source), *args],
+        [*_command(source.base_url), *args],
         env={
             **os.environ,
             "MASKLINE_DATABASE_URL": database_url,
@@ -397,7 +398,7 @@ def test_an_interrupted_import_is_finished_by_a_second_run(tmp_path: Path) -> No
         sdk = source.client()
         service = sdk.proxy.v1.services.create(unique_name=unique("many"))
         add_numbers(sdk, service.sid, 2)
-        total = 400
+        total = 3 * SESSION_BATCH + 7
         with source.http() as http:
             for _ in range(total):
                 made = http.post(
@@ -411,23 +412,36 @@ def test_an_interrupted_import_is_finished_by_a_second_run(tmp_path: Path) -> No
                 )
                 assert made.status_code == 201, made.text
         url = new_database_url(tmp_path)
-        process = subprocess.Popen(
-            _command(source),
-            env={**os.environ, "MASKLINE_DATABASE_URL": url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            written = wait_until(
-                lambda: _sessions_if_started(url),
-                timeout=120,
-                interval=0.005,
-                what="the first sessions written",
-            )
-            process.send_signal(signal.SIGKILL)
-        finally:
-            process.wait(timeout=30)
-        assert 0 < written < total, f"the import was not caught half-way ({written})"
+
+        # The import reads a batch's participants, then writes the batch in one transaction.
+        # Held at the first read of the third batch, it has committed two batches and has
+        # nothing else under way: that is when it is killed.
+        def participants_read(method: str, path: str) -> bool:
+            return method == "GET" and path.endswith("/Participants")
+
+        stderr = tmp_path / "import.stderr"
+        with Gate(source.base_url, participants_read, hold_at=2 * SESSION_BATCH + 1) as gate:
+            with open(stderr, "wb") as errors:
+                process = subprocess.Popen(
+                    _command(gate.url),
+                    env={
+                        **os.environ,
+                        "MASKLINE_DATABASE_URL": url,
+                        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                    },
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                )
+            try:
+                deadline = time.monotonic() + 120
+                while not gate.holding.wait(0.05):
+                    assert process.poll() is None, f"the import ended early: {stderr.read_text()}"
+                    assert time.monotonic() < deadline, "the import never reached its third batch"
+            finally:
+                process.kill()
+                process.wait(timeout=30)
+        assert count(url, "sessions") == 2 * SESSION_BATCH
+        assert count(url, "participants") == 4 * SESSION_BATCH
         done = import_twilio(url, source)
         assert done.returncode == 0, done.stderr
         assert count(url, "sessions") == total
@@ -443,15 +457,9 @@ def test_an_interrupted_import_is_finished_by_a_second_run(tmp_path: Path) -> No
             ).scalar_one()
         engine.dispose()
         assert lopsided == 0
+        assert counts(done.stdout, "sessions") == (total - 2 * SESSION_BATCH, 2 * SESSION_BATCH, 0)
     finally:
         source.stop()
-
-
-def _sessions_if_started(url: str) -> int:
-    try:
-        return count(url, "sessions")
-    except sa.exc.SQLAlchemyError:
-        return 0  # the schema is not there yet
 
 
 def test_on_the_twilio_carrier_numbers_are_found_and_repointed(
