@@ -439,8 +439,6 @@ def remote(postgres: Postgres, load: wrk.Load, ceiling: Ceiling) -> dict[str, An
     adds each delay each way; each delayed figure is also given as a share of the undelayed
     one, through the same proxy in the same run."""
     by_delay: dict[str, Any] = {}
-    # Off by default for now (docs/deployment.md): the part measures it on, unless told.
-    os.environ.setdefault("MASKLINE_DATABASE_THREADS", "8")
     for delay_ms in REMOTE_DELAYS_MS:
         # Over TCP, not the unix socket: the proxy stands where the network would.
         url = postgres.create_tcp_database()

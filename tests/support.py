@@ -101,7 +101,9 @@ class Server:
                 capture_output=True,
                 timeout=120,
             )
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"maskline-{self.port}.log"
+        if self.log_path is None:  # one file for the server's life, restarts included
+            name = f"maskline-{self.port}-{uuid.uuid4().hex[:8]}.log"
+            self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / name
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "maskline", "serve", "--port", str(self.port), *self.args],

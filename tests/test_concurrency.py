@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.conftest import add_numbers, next_number
-from tests.support import Server
+from tests.support import Server, new_database_url
+from tests.traffic import new_service, open_conversation
 
 
 def active_pairs(api: httpx.Client, service_sid: str) -> list[tuple[str, str]]:
@@ -178,3 +181,71 @@ def test_parallel_closes_and_reopens_keep_the_rule(
     assert len(pairs) == 5
     assert max(Counter(pairs).values()) == 1
     assert set(pool_in_use(api, service.sid).values()) == {1}
+
+
+def test_texts_racing_a_close_never_reopen_the_session(
+    server: Server, client: Client, service: Any, api: httpx.Client
+) -> None:
+    """Routing holds no lock on the session while it works: what it writes to the session is
+    written only while the session is still active. Texts that reach it as it closes are
+    routed or not, but the session stays closed and its numbers free."""
+    add_numbers(client, service.sid, 2)
+    talk = open_conversation(client, service)
+    sender, proxy = talk.a.identifier, talk.a.proxy_identifier
+
+    def act(i: int) -> httpx.Response:
+        with server.http() as http:
+            if i == 10:
+                return http.post(
+                    f"/v1/Services/{service.sid}/Sessions/{talk.session_sid}",
+                    data={"Status": "closed"},
+                )
+            return http.post(
+                "/sandbox/v1/Messages", data={"From": sender, "To": proxy, "Body": f"text {i}"}
+            )
+
+    responses = run_at_once(20, act)
+    assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses]
+    results = Counter(r.json()["routing"]["result"] for i, r in enumerate(responses) if i != 10)
+    assert set(results) <= {"forwarded", "dropped"}, results
+    session = talk.session.fetch()
+    assert session.status == "closed"
+    assert set(pool_in_use(api, service.sid).values()) == {0}
+    interactions = talk.session.interactions.list()
+    assert len(interactions) == results["forwarded"]
+
+
+def test_a_session_past_its_deadline_is_closed_once_by_the_texts_that_find_it(
+    tmp_path: Path,
+) -> None:
+    """With no worker to close it, the texts that find a session past its deadline close it
+    themselves: many at once close it once, its numbers released once."""
+    srv = Server(database_url=new_database_url(tmp_path), env={"MASKLINE_RUN_WORKER": "0"})
+    srv.start()
+    try:
+        sdk = srv.client()
+        service = new_service(sdk, 2)
+        talk = open_conversation(sdk, service, ttl=1)
+        time.sleep(1.2)
+
+        def text(i: int) -> httpx.Response:
+            with srv.http() as http:
+                return http.post(
+                    "/sandbox/v1/Messages",
+                    data={
+                        "From": talk.a.identifier,
+                        "To": talk.a.proxy_identifier,
+                        "Body": f"late {i}",
+                    },
+                )
+
+        responses = run_at_once(16, text)
+        assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+        assert {r.json()["routing"]["result"] for r in responses} == {"dropped"}
+        session = talk.session.fetch()
+        assert (session.status, session.closed_reason) == ("closed", "ttl")
+        with srv.http() as http:
+            assert set(pool_in_use(http, service.sid).values()) == {0}
+        assert talk.session.interactions.list() == []
+    finally:
+        srv.stop()

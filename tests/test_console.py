@@ -97,6 +97,19 @@ def all_css(driver: Any, selector: str) -> list[Any]:
     return list(driver.find_elements(By.CSS_SELECTOR, selector))
 
 
+def text_of(driver: Any, selector: str, index: int = 0) -> str:
+    """The text of the `index`-th element the selector finds, "" when there is none: a page
+    that is being replaced (a form's redirect, a refreshed inbox) may drop the element
+    between finding it and reading it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        found = all_css(driver, selector)
+        return str(found[index].text) if len(found) > index else ""
+    except StaleElementReferenceException:
+        return ""
+
+
 def sign_in(driver: Any, server: Server, sid: str, secret: str) -> None:
     # The cookies of this server's pages, whichever server the last test left open.
     driver.get(server.base_url + "/console/static/console.css")
@@ -162,7 +175,7 @@ def test_a_text_typed_in_one_handset_arrives_in_the_other(
     wait_until(lambda: "Text sent" in browser.page_source, what="the text sent")
 
     def b_inbox() -> str:
-        return str(all_css(browser, "section.phone .inbox")[1].text)
+        return text_of(browser, "section.phone .inbox", 1)
 
     arrived = wait_until(lambda: "Typed on A's phone" in b_inbox() and b_inbox())
     # B sees it from the proxy number, never from A's own number.
@@ -172,7 +185,7 @@ def test_a_text_typed_in_one_handset_arrives_in_the_other(
     browser.execute_script("window.stillHere = true")
     Sandbox(srv.http()).send(chat.b.identifier, chat.b.proxy_identifier, "Coming down now")
     wait_until(
-        lambda: "Coming down now" in all_css(browser, "section.phone .inbox")[0].text,
+        lambda: "Coming down now" in text_of(browser, "section.phone .inbox"),
         timeout=15,
         what="A's inbox to refresh itself",
     )
@@ -206,7 +219,7 @@ def test_the_pool_page_adds_and_reserves_numbers(
     wait_until(lambda: f"{number} added to the pool" in browser.page_source, what="the number")
     row = next(r for r in all_css(browser, "tbody tr") if number in r.text)
     row.find_element("css selector", 'button[value="reserve"]').click()
-    wait_until(lambda: "reserved" in by_css(browser, ".done").text, what="the reservation")
+    wait_until(lambda: "reserved" in text_of(browser, ".done"), what="the reservation")
     listed = srv.http().get(f"/v1/Services/{service.sid}/PhoneNumbers").json()["phone_numbers"]
     assert [n["is_reserved"] for n in listed if n["phone_number"] == number] == [True]
     # A number the rules refuse comes back with its Twilio error code.

@@ -1,8 +1,8 @@
 """PostgreSQL on another host: one `maskline serve` keeps many requests in flight, each waiting
-for its own round trips while the others run (runtime.py, MASKLINE_DATABASE_THREADS). The
-database is reached through a proxy that delays every byte, as a network would. (The setting
-is off by default for now; the rest of the suite runs with it off.) Runs on
-PostgreSQL in both halves of the suite: SQLite has no round trips to wait for."""
+for its own round trips on the event loop while the others run (db/cooperative.py), on
+connections lent from its pool. The database is reached through a proxy that delays every
+byte, as a network would. Runs on PostgreSQL in both halves of the suite: SQLite has no round
+trips to wait for."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ def far() -> Iterator[Server]:
     database = postgres()
     with DelayProxy(database.port, DELAY_S) as proxy:
         delayed = url.replace(f":{database.port}/", f":{proxy.port}/")
-        # No worker in the process: its rounds would take turns with the requests timed here.
-        env = {"MASKLINE_RUN_WORKER": "0", "MASKLINE_DATABASE_THREADS": "8"}
-        server = Server(database_url=delayed, env=env).start()
+        # As shipped: the worker in the process, its rounds waiting on the loop too, and the
+        # pool at its default size (more connections than the requests timed at once).
+        server = Server(database_url=delayed).start()
         yield server
         server.stop()
 
@@ -77,13 +77,12 @@ def test_concurrent_requests_overlap_their_database_waits(far: Server) -> None:
         assert answer.status_code == 201, answer.text
 
     try:
-        # Every client connects, and every database thread opens its connection, first.
+        # Every client connects, and the pool opens its connections, first.
         _timed(clients, fetch, parallel=True)
         one_by_one = _timed(clients, fetch, parallel=False)
         together = _timed(clients, fetch, parallel=True)
-        # Waited for one after another, eight requests would take as long together (with
-        # MASKLINE_DATABASE_THREADS=0 they do); overlapped, a fraction of it, even on a busy
-        # machine.
+        # Waited for one after another, eight requests would take as long together as one
+        # by one; overlapped, a fraction of it, even on a busy machine.
         assert together < one_by_one / 2, (together, one_by_one)
 
         one_by_one = _timed(clients, create, parallel=False)

@@ -69,9 +69,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             raise RuntimeError("The database schema is behind: run `maskline migrate`.")
         with runtime.transaction(writes=False) as conn:
             runtime.clock.offsets = load_offsets(conn)
-        runtime.start_checkpointer()
-        # Group commit for the requests of a SQLite server (db/transactions.py).
-        runtime.transactions.batching = runtime.engine.dialect.name == "sqlite"
+        # Group commit on SQLite; on PostgreSQL, waits for the database on the event loop.
+        runtime.start()
         if runtime.settings.run_worker:
             tasks.append(asyncio.create_task(worker.run(runtime, stop)))
         # What is loaded by now (modules, table metadata, compiled statements) lives as long as

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from typing import Any
 
 import click
@@ -130,9 +131,10 @@ def worker_command(database_url: str | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        runtime.start_checkpointer()
+        runtime.start()
         try:
-            await worker.run(runtime, stop)
+            # A task of its own, made once the runtime is started (runtime.py).
+            await asyncio.create_task(worker.run(runtime, stop))
         finally:
             await runtime.close()
 
@@ -194,8 +196,7 @@ def import_twilio_command(
         if not sids.is_sid(sid, sids.SERVICE):
             raise click.BadParameter(f"{sid} is not a service SID", param_hint="--service")
     settings = _settings()
-    runtime = _runtime(settings)
-    prepare(runtime, apply_migrations=is_sqlite(settings.database_url), login=False)
+    runtime = _runtime(settings)  # no connection yet
     options = Options(
         account_sid=account_sid,
         auth_token=auth_token,
@@ -210,14 +211,50 @@ def import_twilio_command(
     importer = Importer(
         runtime, options, echo=lambda line: click.echo(f"[import] {line}", err=True)
     )
+    scratch = tempfile.TemporaryDirectory(prefix="maskline-dry-run-")
     try:
+        importer.check()  # before anything is written
+        if dry_run:
+            importer.runtime = _dry_run_runtime(runtime, scratch.name)
+        else:
+            prepare(runtime, apply_migrations=is_sqlite(settings.database_url), login=False)
         tallies = importer.run()
     except ImportFailed as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
+        importer.runtime.dispose()
         runtime.dispose()
+        scratch.cleanup()
     for line in summary(tallies, dry_run):
         click.echo(line)
+
+
+def _dry_run_runtime(runtime: Any, scratch: str) -> Any:
+    """What a dry run reads, writing nothing, not even a schema: the database itself when its
+    schema is current; when it has none yet (a new file or an empty database), an empty
+    database in `scratch`, which is what an import would start from."""
+    import dataclasses
+    import os
+
+    from maskline.db import migrate
+    from maskline.db.engine import sqlite_path
+
+    settings = runtime.settings
+    path = sqlite_path(settings.database_url)
+    fresh = path is not None and (not os.path.exists(path) or os.path.getsize(path) == 0)
+    if not fresh:
+        if migrate.is_current(runtime.engine):
+            return runtime
+        fresh = migrate.is_empty(runtime.engine)
+        if not fresh:
+            raise click.ClickException(
+                "The database schema is behind this version of Maskline: run `maskline "
+                "migrate` first (a dry run writes nothing, schema included)."
+            )
+    empty = dataclasses.replace(settings, database_url=f"sqlite:///{scratch}/empty.db")
+    runtime = _runtime(empty)
+    migrate.upgrade(runtime.engine)
+    return runtime
 
 
 @main.command()

@@ -47,6 +47,12 @@ class InternalError(ApiError):
 class Unauthorized(ApiError):
     code, status = 20003, 401
     default_message = "Authenticate"
+    # What the answer's WWW-Authenticate header asks for.
+    challenge = 'Basic realm="Maskline"'
+
+
+class BearerTokenRequired(Unauthorized):
+    challenge = 'Bearer realm="Maskline"'
 
 
 class NotFound(ApiError):

@@ -91,17 +91,14 @@ class Retention:
             )
         return total
 
-    def _batch(self, prune: Pruner, size: int, cutoff: int, account: str | None) -> int:
-        with self.runtime.transaction() as conn:
-            return prune(conn, cutoff, size, account)
-
     async def _prune(
         self, prune: Pruner, size: int, cutoff: int, account: str | None
     ) -> tuple[int, bool]:
         """Up to MAX_BATCHES batches; how many rows went, and whether none is left."""
         total = 0
         for _ in range(MAX_BATCHES):
-            count = await self.runtime.in_thread(self._batch, prune, size, cutoff, account)
+            with self.runtime.transaction() as conn:
+                count = prune(conn, cutoff, size, account)
             total += count
             if count < size:
                 return total, True

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import heapq
 import logging
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import TypeVar
 
 import httpx
 from sqlalchemy import Connection, Engine
@@ -30,8 +24,6 @@ log = logging.getLogger("maskline")
 # Due times the runtime remembers for the worker's sleep; beyond this it falls back to polling.
 MAX_DUE_TIMES = 10_000
 
-T = TypeVar("T")
-
 
 class Runtime:
     def __init__(
@@ -43,7 +35,9 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.engine = engine or create_db_engine(
-            settings.database_url, prepare=bool(settings.database_prepare)
+            settings.database_url,
+            prepare=bool(settings.database_prepare),
+            pool_size=settings.database_pool_size,
         )
         self.clock = clock or Clock()
         self.authenticator = Authenticator(settings.auth_failure_limit)
@@ -58,27 +52,22 @@ class Runtime:
         self._http: httpx.AsyncClient | None = None
         self.transactions = Transactions(self.engine)
         self._checkpointer: Checkpointer | None = None
-        # On PostgreSQL, transactions run on threads of their own (in_thread): a round trip
-        # to a database on another host then holds up only its own request.
-        self.offload = self.engine.dialect.name == "postgresql" and settings.database_threads > 0
-        self._threads: ThreadPoolExecutor | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
 
-    async def in_thread(self, work: Callable[..., T], *args: object) -> T:
-        """Run `work` (which runs its own transactions) where waiting for the database blocks
-        nothing else: on PostgreSQL a thread of a pool of MASKLINE_DATABASE_THREADS, each with
-        its held connection (db/transactions.py), with the caller's context variables; on
-        SQLite, whose group commit lives on the event loop, right here."""
-        if not self.offload:
-            return work(*args)
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(
-                self.settings.database_threads, thread_name_prefix="maskline-db"
-            )
-        context = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, context.run, work, *args)
+    def start(self) -> None:
+        """Set up the database for a process about to serve requests or run a worker, on its
+        running event loop: on SQLite, group commit for requests (db/transactions.py) and a
+        checkpoint thread (db/checkpoint.py); on PostgreSQL, every task made from now on
+        waits for the database on the loop, on connections lent from a pool of
+        MASKLINE_DATABASE_POOL_SIZE (db/cooperative.py), so that a far database holds up
+        only the request that waits."""
+        if self.engine.dialect.name == "sqlite":
+            self.transactions.batching = True
+            self.start_checkpointer()
+            return
+        from maskline.db import cooperative
+
+        cooperative.install(asyncio.get_running_loop())
+        self.transactions.lend_connections(self.settings.database_pool_size)
 
     def start_checkpointer(self) -> None:
         """On SQLite, checkpoint the write-ahead log on a thread (db/checkpoint.py)."""
@@ -88,12 +77,8 @@ class Runtime:
             self._checkpointer.start()
 
     def wake(self, due_at_ms: int | None = None) -> None:
-        """Tell the in-process worker that work is due now, or at `due_at_ms` (it also polls).
-        From a database thread the news goes through the event loop."""
+        """Tell the in-process worker that work is due now, or at `due_at_ms` (it also polls)."""
         if self._wake is None:
-            return
-        if self._loop is not None and threading.get_ident() != self._loop_thread:
-            self._loop.call_soon_threadsafe(self.wake, due_at_ms)
             return
         if due_at_ms is None or due_at_ms <= self.clock.now_ms():
             self._wake.set()
@@ -120,8 +105,6 @@ class Runtime:
 
     def wake_event(self) -> asyncio.Event:
         if self._wake is None:
-            self._loop = asyncio.get_running_loop()
-            self._loop_thread = threading.get_ident()
             self._wake = asyncio.Event()
         return self._wake
 
@@ -137,20 +120,6 @@ class Runtime:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        if self._threads is not None:
-            # Each thread gives its held connection back before the pool is closed.
-            threads, self._threads = self._threads, None
-            size = self.settings.database_threads
-            barrier = threading.Barrier(size, timeout=5)
-
-            def release() -> None:
-                self.transactions.release()
-                with contextlib.suppress(threading.BrokenBarrierError):
-                    barrier.wait()  # so that every thread takes one
-
-            for _ in range(size):
-                threads.submit(release)
-            threads.shutdown(wait=True)
         self.dispose()
 
     def dispose(self) -> None:

@@ -31,13 +31,12 @@ class Settings:
         "Database URL. A SQLite file (default, created with its folder) or PostgreSQL as "
         "postgresql://user:password@host:5432/dbname.",
     )
-    database_threads: int = _setting(
-        0,
-        "PostgreSQL on another host: transactions one process runs at once, each on a thread "
-        "and a connection of its own, so that a request waiting for the database holds up no "
-        "other (8 is a good start); 0, the default for now, runs them on the event loop, one "
-        "at a time. Each process opens up to this many connections, plus a few for the worker "
-        "and the sign-in checks.",
+    database_pool_size: int = _setting(
+        10,
+        "PostgreSQL: connections each process keeps for its transactions. Requests and the "
+        "worker wait for the database on the event loop, each transaction on a connection of "
+        "its own, so up to this many wait at once while the process serves others; more "
+        "wait for a connection. Each process opens up to this many, plus one or two.",
     )
     database_prepare: int = _setting(
         1,
@@ -270,8 +269,8 @@ class Settings:
             raise SettingsError("MASKLINE_LOG_FORMAT must be `text` or `json`")
         if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise SettingsError("MASKLINE_LOG_LEVEL must be debug, info, warning or error")
-        if not 0 <= self.database_threads <= 64:
-            raise SettingsError("MASKLINE_DATABASE_THREADS must be between 0 and 64")
+        if not 1 <= self.database_pool_size <= 1000:
+            raise SettingsError("MASKLINE_DATABASE_POOL_SIZE must be between 1 and 1000")
         if self.console not in (0, 1):
             raise SettingsError("MASKLINE_CONSOLE must be 0 or 1")
         if self.access_log not in (0, 1):

@@ -148,13 +148,12 @@ def network_job_handlers(runtime: Runtime) -> dict[str, NetworkJobHandler]:
 async def tick(runtime: Runtime, dispatcher: Dispatcher, retention: Retention | None = None) -> int:
     """One round of every kind of work; how many items were handled. Callbacks are only
     started here: expiry and jobs never wait for a receiver (callbacks/dispatch.py)."""
-    # On PostgreSQL on database threads, so that requests in `maskline serve` go on meanwhile.
-    await runtime.in_thread(refresh_clock, runtime)
-    done = await runtime.in_thread(expire_sessions, runtime)
-    done += await runtime.in_thread(run_due_jobs, runtime)
+    refresh_clock(runtime)
+    done = expire_sessions(runtime)
+    done += run_due_jobs(runtime)
     done += await run_network_jobs(runtime)
-    done += await dispatcher.record_finished()
-    done += await dispatcher.dispatch_due()
+    done += dispatcher.record_finished()
+    done += dispatcher.dispatch_due()
     if retention is not None and retention.due():
         done += await retention.sweep()
     return done

@@ -51,24 +51,11 @@ class Dispatcher:
         # Attempts that are over, waiting to be recorded by the next round.
         self._finished: list[Outcome] = []
 
-    async def dispatch_due(self) -> int:
-        """Claim due callbacks for the free places and start their deliveries; how many.
-        The claim runs on a database thread on PostgreSQL (runtime.py), with this moment's
-        deliveries in flight as it stood when it began."""
+    def dispatch_due(self) -> int:
+        """Claim due callbacks for the free places and start their deliveries; how many."""
         free = self.limit - len(self._tasks)
         if free <= 0:
             return 0
-        claimed, started, tokens = await self.runtime.in_thread(
-            self._claim, free, set(self._ids), Counter(self._per_host)
-        )
-        for row, host in started:
-            self._start(row, host, tokens[row.account_sid])
-        return claimed
-
-    def _claim(
-        self, free: int, in_flight: set[int], per_host: Counter[str]
-    ) -> tuple[int, list[tuple[Any, str]], dict[str, str]]:
-        """(callbacks claimed, those to start with their receiver, auth tokens by account)."""
         runtime = self.runtime
         clock = runtime.clock
         lease = runtime.settings.callback_timeout_ms + 30_000
@@ -84,15 +71,15 @@ class Dispatcher:
                 more = store.claim_due(conn, account_now, lease, free - len(rows), account_sid)
                 rows += [row for row in more if row.id not in seen]
             if not rows:
-                return 0, [], {}
+                return 0
             tokens = auth_tokens(conn, rows)
             busy = []
             planned: Counter[str] = Counter()
             for row in rows:
-                if row.id in in_flight:
+                if row.id in self._ids:
                     continue
                 host = receiver(row.url)
-                if per_host[host] + planned[host] >= self.host_limit:
+                if self._per_host[host] + planned[host] >= self.host_limit:
                     busy.append(row)
                 else:
                     planned[host] += 1
@@ -104,7 +91,9 @@ class Dispatcher:
                 again.setdefault(due, []).append(row.id)
             for due, ids in again.items():
                 store.put_back(conn, ids, due)
-        return len(rows), started, tokens
+        for row, host in started:
+            self._start(row, host, tokens[row.account_sid])
+        return len(rows)
 
     def _start(self, row: Any, host: str, auth_token: str) -> None:
         self._per_host[host] += 1
@@ -130,11 +119,10 @@ class Dispatcher:
             # An outcome to record, and a place free: the worker has work.
             self.runtime.wake()
 
-    async def record_finished(self) -> int:
+    def record_finished(self) -> int:
         """Record the attempts that are over since the last round; how many."""
         finished, self._finished = self._finished, []
-        if finished:
-            await self.runtime.in_thread(record_outcomes, self.runtime, finished)
+        record_outcomes(self.runtime, finished)
         for row, _answer, _at in finished:
             self._ids.discard(row.id)
         return len(finished)
@@ -143,7 +131,7 @@ class Dispatcher:
         """Let deliveries in flight finish for up to `grace_s`, then stop the rest; a stopped
         one keeps its lease until it runs out, then it is delivered again."""
         if not self._tasks:
-            await self.record_finished()
+            self.record_finished()
             return
         _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in pending:
@@ -151,4 +139,4 @@ class Dispatcher:
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.record_finished()
+        self.record_finished()

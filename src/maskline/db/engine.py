@@ -31,9 +31,12 @@ def sqlite_path(url: str) -> str | None:
     return os.path.abspath(parsed.database)
 
 
-def create_db_engine(url: str, *, prepare: bool = True, **kwargs: Any) -> Engine:
-    """The engine for this URL. `prepare` (PostgreSQL): prepare the hot statements once per
-    connection (db/libpq.py) rather than send them whole each time."""
+def create_db_engine(
+    url: str, *, prepare: bool = True, pool_size: int = 10, **kwargs: Any
+) -> Engine:
+    """The engine for this URL. PostgreSQL: `prepare` the hot statements once per connection
+    (db/libpq.py) rather than send them whole each time; `pool_size`, the connections lent to
+    transactions (db/transactions.py), which the engine's pool holds with a few more."""
     url = normalise_url(url)
     if is_sqlite(url):
         engine = _sqlite_engine(url, **kwargs)
@@ -43,14 +46,23 @@ def create_db_engine(url: str, *, prepare: bool = True, **kwargs: Any) -> Engine
         # ours included.
         engine = create_engine(
             url,
+            # An error's text never holds the statement's values (numbers, bodies, tokens),
+            # wherever it is logged.
+            hide_parameters=True,
             pool_pre_ping=True,
-            pool_size=10,
+            # Lent ones, the thread's held one, the readiness check's.
+            pool_size=pool_size + 2,
             max_overflow=20,
             connect_args={"prepare_threshold": None},
             **kwargs,
         )
 
         from maskline.db import libpq  # here: a SQLite server never loads psycopg
+
+        # psycopg's connection, with its waits on the event loop where the caller cooperates.
+        @event.listens_for(engine, "do_connect")
+        def _do_connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            return libpq.CooperativeConnection.connect(*cargs, **cparams)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -129,7 +141,9 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
         folder = os.path.dirname(os.path.abspath(database))
         os.makedirs(folder, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+    engine = create_engine(
+        url, hide_parameters=True, connect_args={"check_same_thread": False}, **kwargs
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

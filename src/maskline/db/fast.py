@@ -128,7 +128,10 @@ def _wrapped(
     if dialect.is_disconnect(error, driver, cursor):
         # The connection is gone: the caller's transaction fails, and the next one reconnects.
         conn.invalidate(error)
-    return DBAPIError.instance(plan.sql, dict(params), error, dbapi.Error, dialect=dialect)
+    # Without the values, as the engines report errors (db/engine.py): they may be logged.
+    return DBAPIError.instance(
+        plan.sql, dict(params), error, dbapi.Error, hide_parameters=True, dialect=dialect
+    )
 
 
 def _row_type(plan: _Plan, cursor: Any) -> Any:

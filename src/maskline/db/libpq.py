@@ -25,6 +25,9 @@ the pipeline of its next statement, or of its COMMIT, ahead of it and in the ord
 made, so every later statement sees them. A deferred write that fails fails the statement it
 went out with (the transaction is lost either way); a rollback drops the queue. Statements
 psycopg runs itself (SQLAlchemy's) send the queue first (db/engine.py).
+
+Every wait, to send or for an answer, goes to the event loop where the caller cooperates
+(db/cooperative.py), so that other requests run while this one waits; elsewhere it blocks.
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ import select
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import OperationalError, errors, pq
+import psycopg
+from psycopg import OperationalError, errors, pq, waiting
 from psycopg.adapt import PyFormat, Transformer
+
+from maskline.db.cooperative import cooperating, readable, wait_for, writable
 
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _COMMAND_OK = pq.ExecStatus.COMMAND_OK
@@ -50,13 +56,50 @@ _STATEMENT_EXISTS = b"42P05"
 
 
 def _result(pgconn: Any) -> Any:
-    """The next result, waited for in `select`, which lets other threads run meanwhile: libpq's
-    own blocking wait (PQgetResult) keeps Python's lock while the round trip lasts, and a
-    process that runs requests on several threads (runtime.py) would wait for each in turn."""
+    """The next result, once it is all in: None after a command's last one."""
     while pgconn.is_busy():
-        select.select([pgconn.socket], [], [])
+        if cooperating():
+            readable(pgconn.socket)
+        else:
+            select.select([pgconn.socket], [], [])
         pgconn.consume_input()
     return pgconn.get_result()
+
+
+def _flush(pgconn: Any) -> None:
+    """Send what libpq holds for the server (the connection does not block on sending)."""
+    while pgconn.flush():
+        if cooperating():
+            writable(pgconn.socket)
+        else:
+            select.select([], [pgconn.socket], [])
+
+
+def _answer(pgconn: Any) -> Any:
+    """The outcome of the one command just sent (outside a pipeline): its last result."""
+    _flush(pgconn)
+    last = None
+    while True:
+        result = _result(pgconn)
+        if result is None:
+            return last
+        last = result
+
+
+class CooperativeConnection(psycopg.Connection[Any]):
+    """psycopg's connection, waiting on the event loop where the caller cooperates."""
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if not cooperating():
+            return super().wait(gen, interval, timeout)
+        try:
+            return wait_for(waiting.wait_async(gen, self.pgconn.socket, interval, timeout))
+        except BaseException:
+            # Cut short mid-exchange (a cancelled task): what the server is still sending
+            # cannot be told from the next statement's answer, so the connection is given up.
+            if self.pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+                self.pgconn.finish()
+            raise
 
 
 _PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
@@ -182,9 +225,11 @@ def execute(driver: Any, statement: Statement, values: Sequence[Any]) -> Rows:
     if begin or link.pending:
         result = _pipelined(pgconn, link, _with_pending(link, statement, [params]), begin)
     elif not link.prepare:
-        result = pgconn.exec_params(statement.sql, params)
+        pgconn.send_query_params(statement.sql, params)
+        result = _answer(pgconn)
     elif statement.name in link.prepared:
-        result = pgconn.exec_prepared(statement.name, params)
+        pgconn.send_query_prepared(statement.name, params)
+        result = _answer(pgconn)
         if result is not None and result.status not in (_TUPLES_OK, _COMMAND_OK):
             _note_failure(result, link, statement.name)
     else:
@@ -294,6 +339,7 @@ def _pipelined(
             pgconn.send_query_params(tail, None)
             sent.append((None, False))
         pgconn.pipeline_sync()
+        _flush(pgconn)
         for _ in sent:
             result = _result(pgconn)
             if result is None:
@@ -358,7 +404,8 @@ def commit(driver: Any) -> None:
     elif pgconn.transaction_status == _IDLE:
         return
     else:
-        result = pgconn.exec_(b"COMMIT")
+        pgconn.send_query(b"COMMIT")
+        result = _answer(pgconn)
     if result is None or pgconn.status == _BAD:
         raise OperationalError(_lost(pgconn))
     if result.status != _COMMAND_OK:

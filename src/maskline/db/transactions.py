@@ -29,6 +29,12 @@ gets `Replay` and runs its transaction again on its own. For a second after that
 savepoints again, so that a run of such failures does not make every request run twice.
 Requests that cannot run twice (the ones that call out while they work) use savepoints, in
 batches of their own kind.
+
+Lent connections (PostgreSQL servers). A serving process's tasks wait for PostgreSQL on the
+event loop (db/cooperative.py), so many transactions are under way at once, and each needs a
+connection of its own: it borrows one from the process's pool (`lend_connections`) when it
+begins and gives it back when it ends, waiting on the loop when all are out. Between its
+transactions a request holds none, so a request that waits for a callback holds up no other.
 """
 
 from __future__ import annotations
@@ -40,9 +46,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
+
+if TYPE_CHECKING:
+    from maskline.db.lending import Lender
+
 
 log = logging.getLogger("maskline.db")
 
@@ -50,6 +60,8 @@ log = logging.getLogger("maskline.db")
 in_request: ContextVar[bool] = ContextVar("maskline_in_request", default=False)
 # The batch whose commit the current request waits for before it answers.
 pending_batch: ContextVar[Batch | None] = ContextVar("maskline_pending_batch", default=None)
+# The connection lent to the current task's transaction, while it lasts.
+_lent: ContextVar[_Held | None] = ContextVar("maskline_lent_connection", default=None)
 
 # A batch commits once this many transactions joined it, or once it has been open this long.
 MAX_BATCH = 64
@@ -90,11 +102,26 @@ class Transactions:
         # (time.monotonic()): a run of failing requests must not turn every batch into
         # requests that each run twice.
         self._savepoints_until = 0.0
+        # Lent connections: switched on by a PostgreSQL server once its event loop runs.
+        self._lender: Lender[_Held] | None = None
+
+    def lend_connections(self, size: int) -> None:
+        """From now on, each transaction of a cooperating task (db/cooperative.py) borrows one
+        of at most `size` connections while it lasts (see the module's docstring)."""
+        # Imported here: a SQLite server never loads greenlet, whose presence alone costs
+        # every request about 1% more instructions (bench.cost).
+        from maskline.db.lending import Lender
+
+        self._lender = Lender(self.engine, size, _Held)
 
     def release(self) -> None:
-        """Commit any open batch and close the calling thread's held connection."""
+        """Commit any open batch, close the calling thread's held connection and the pool of
+        lent ones."""
         self.flush()
         self._drop_held()
+        lender, self._lender = self._lender, None
+        if lender is not None:
+            lender.close()
 
     def _drop_held(self) -> None:
         held: _Held | None = getattr(self._held, "conn", None)
@@ -109,10 +136,20 @@ class Transactions:
         held: _Held | None = getattr(self._held, "conn", None)
         if held is None or not held.usable():
             if held is not None:
-                self.release()
+                self._drop_held()
             held = _Held(self.engine)
             self._held.conn = held
         return held
+
+    def _give_up(self, held: _Held) -> None:
+        """Close a connection left in a state we cannot trust."""
+        if held is getattr(self._held, "conn", None):
+            self._drop_held()
+            return
+        try:
+            held.close()
+        except Exception:
+            log.exception("closing a connection failed")
 
     @contextmanager
     def transaction(self, writes: bool = True, replayable: bool = False) -> Iterator[Connection]:
@@ -141,35 +178,50 @@ class Transactions:
                 return
         else:
             self.flush()
-        held = self._connection()
-        if held.busy:
-            # A transaction inside another on this thread: it gets a connection of its own.
-            with self.engine.connect() as other:
-                other.info["writes"] = writes
-                with other.begin():
-                    yield other
-            return
-        held.busy = True
-        if not writes and not held.sqlite:
-            with self._reading(held):
+        # The connection: lent to this transaction by the pool in a cooperating task of a
+        # PostgreSQL server, and given back when it ends; else the thread's own.
+        lender = self._lender
+        lent = None
+        if lender is not None and lender.cooperating():
+            held = _lent.get()  # inside another transaction of this task: that one's, busy
+            if held is None:
+                held = lent = lender.lend()
+                _lent.set(held)
+        else:
+            held = self._connection()
+        try:
+            if held.busy:
+                # A transaction inside another of this task: a connection of its own.
+                with self.engine.connect() as other:
+                    other.info["writes"] = writes
+                    with other.begin():
+                        yield other
+                return
+            held.busy = True
+            if not writes and not held.sqlite:
+                with self._reading(held):
+                    yield held.conn
+                return
+            driver = held.driver
+            try:
+                if held.sqlite:
+                    driver.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
                 yield held.conn
-            return
-        driver = held.driver
-        try:
-            if held.sqlite:
-                driver.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
-            yield held.conn
-        except BaseException:
+            except BaseException:
+                held.busy = False
+                self._rollback(held)
+                raise
             held.busy = False
-            self._rollback(held)
-            raise
-        held.busy = False
-        try:
-            held.commit()
-        except Exception:
-            # The outcome is unknown to us: give the connection up rather than reuse it.
-            self.release()
-            raise
+            try:
+                held.commit()
+            except Exception:
+                # The outcome is unknown to us: give the connection up rather than reuse it.
+                self._give_up(held)
+                raise
+        finally:
+            if lent is not None and lender is not None:
+                _lent.set(None)
+                lender.give_back(lent)
 
     @contextmanager
     def _reading(self, held: _Held) -> Iterator[None]:
@@ -188,7 +240,7 @@ class Transactions:
                     driver.autocommit = False
                 except Exception:
                     log.exception("a connection could not leave autocommit; it is dropped")
-                    self.release()
+                    self._give_up(held)
 
     def _rollback(self, held: _Held) -> None:
         try:
@@ -197,7 +249,7 @@ class Transactions:
                 held.driver.rollback()
         except Exception:
             log.exception("rollback failed; the connection is dropped")
-            self.release()
+            self._give_up(held)
 
     @contextmanager
     def _in_batch(self, replayable: bool) -> Iterator[Connection]:
@@ -335,7 +387,8 @@ def _ended() -> RuntimeError:
 
 
 class _Held:
-    """A connection kept by one thread, in a SQLAlchemy transaction that never ends."""
+    """A connection kept by one thread (or lent to one transaction at a time), in a
+    SQLAlchemy transaction that never ends."""
 
     def __init__(self, engine: Engine) -> None:
         self.conn = engine.connect()
@@ -359,9 +412,14 @@ class _Held:
 
     def usable(self) -> bool:
         conn = self.conn
-        return not (conn.closed or conn.invalidated) and self.root.is_active
+        if conn.closed or conn.invalidated or not self.root.is_active:
+            return False
+        # psycopg's connection closes itself when it loses the server or is cut short.
+        return self.sqlite or not self.driver.closed
 
     def close(self) -> None:
+        if self.conn.closed:
+            return
         # The flag lives with the pooled driver connection: the pool's next user needs it gone.
         self.conn.info.pop("driver_transactions", None)
         try:

@@ -101,7 +101,7 @@ class InSession:
     session_sid: str
     interaction_sid: str
     recipient: Any
-    # The session as resolve() read (and locked) it, for a forward in the same transaction.
+    # The session as resolve() read it, for a forward in the same transaction.
     session: Any = None
     # The interaction's row when resolve() left it for send_on to insert whole, outbound leg
     # included (a forward in the same transaction); None once it is in the table.
@@ -162,10 +162,13 @@ def resolve(
     session = None
     if sender is not None and sender.session.status in ACTIVE:
         session = sender.session
-        reason = closing_reason(session, now)
-        if reason is not None:
-            # Past its deadline: close it now, even if the worker has not run yet.
-            close_session(conn, clock, session=session, reason=reason)
+        if closing_reason(session, now) is not None:
+            # Past its deadline: close it now, even if the worker has not run yet. Locked
+            # first, and looked at again: the worker or another text may be closing it too.
+            locked = sessions_store.get_session_by_sid(conn, session.sid, for_update=True)
+            reason = None if locked is None else closing_reason(locked, now)
+            if locked is not None and locked.status in ACTIVE and reason is not None:
+                close_session(conn, clock, session=locked, reason=reason)
             session = None
     if session is None or sender is None:
         previous = store.last_participant(conn, inbound.from_, number.sid)
@@ -235,30 +238,6 @@ async def route(
     Without an intercept callback to wait for, the traffic is resolved and sent on in one
     transaction; otherwise the callback is made between two.
     """
-    # On PostgreSQL on a database thread, so that the round trips hold up no other request.
-    found, outcome = await runtime.in_thread(_resolve, runtime, inbound, record, replayable)
-    if outcome is not None:
-        return outcome
-    if isinstance(found, InSession | OutOfSession):
-        # Callbacks from here on: what this request wrote is committed first.
-        await runtime.transactions.settled()
-    if isinstance(found, InSession):
-        return await forward(runtime, client, inbound, found)
-    if isinstance(found, OutOfSession):
-        from maskline.routing.out_of_session import handle
-
-        return await handle(runtime, client, inbound, found)
-    return found
-
-
-def _resolve(
-    runtime: Runtime,
-    inbound: Inbound,
-    record: Callable[[Connection], None] | None,
-    replayable: bool,
-) -> tuple[InSession | OutOfSession | Outcome, Outcome | None]:
-    """Record the traffic and find where it goes, in one transaction; when no intercept
-    callback is to be waited for, send it on in the same one."""
     outcome = None
     with runtime.transaction(replayable=replayable) as conn:
         if record is not None:
@@ -273,19 +252,18 @@ def _resolve(
             else:
                 outcome = send_on(conn, runtime, inbound, found)
         runtime.wake_for(conn)
-    return found, outcome
+    if outcome is not None:
+        return outcome
+    if isinstance(found, InSession | OutOfSession):
+        # Callbacks from here on: what this request wrote is committed first.
+        await runtime.transactions.settled()
+    if isinstance(found, InSession):
+        return await forward(runtime, client, inbound, found)
+    if isinstance(found, OutOfSession):
+        from maskline.routing.out_of_session import handle
 
-
-def _interaction(runtime: Runtime, sid: str) -> Any:
-    with runtime.transaction(writes=False) as conn:
-        return interactions_store.get_interaction_by_sid(conn, sid)
-
-
-def _send_on_alone(runtime: Runtime, inbound: Inbound, found: InSession) -> Outcome:
-    with runtime.transaction() as conn:
-        outcome = send_on(conn, runtime, inbound, replace(found, session=None))
-        runtime.wake_for(conn)
-    return outcome
+        return await handle(runtime, client, inbound, found)
+    return found
 
 
 async def forward(
@@ -293,7 +271,8 @@ async def forward(
 ) -> Outcome:
     """Through the intercept callback, then on: the session is read again after the wait."""
     if found.service.intercept_callback_url:
-        row = await runtime.in_thread(_interaction, runtime, found.interaction_sid)
+        with runtime.transaction(writes=False) as conn:
+            row = interactions_store.get_interaction_by_sid(conn, found.interaction_sid)
         assert row is not None
         answer = await call_now(
             runtime,
@@ -306,7 +285,10 @@ async def forward(
             return Outcome(
                 "blocked", interaction_sid=found.interaction_sid, session_sid=found.session_sid
             )
-    return await runtime.in_thread(_send_on_alone, runtime, inbound, found)
+    with runtime.transaction() as conn:
+        outcome = send_on(conn, runtime, inbound, replace(found, session=None))
+        runtime.wake_for(conn)
+    return outcome
 
 
 def send_on(conn: Connection, runtime: Runtime, inbound: Inbound, found: InSession) -> Outcome:
@@ -352,7 +334,7 @@ def send_on(conn: Connection, runtime: Runtime, inbound: Inbound, found: InSessi
         interactions_store.update_interaction(conn, found.interaction_sid, leg)
     session = found.session
     if session is None:
-        session = sessions_store.get_session_by_sid(conn, found.session_sid, for_update=True)
+        session = sessions_store.get_session_by_sid(conn, found.session_sid)
     if session is not None:
         record_interaction(conn, session=session, now=now)
     if found.service.callback_url:

@@ -87,7 +87,6 @@ _SENDER = (
         literal_column("sender.active"),
     )
     .limit(1)
-    .with_for_update(of=sessions)
 )
 _OTHER = (
     select(
@@ -128,7 +127,9 @@ def number_called(conn: Connection, account_sid: str, to: str) -> tuple[Number, 
 
 def active_sender(conn: Connection, identifier: str, number_sid: str) -> Sender | None:
     """The sender's participant in its one active session on this number (the pair index),
-    with the session, locked for update, and the session's other participant."""
+    with the session and the session's other participant. The session is not locked: routing
+    holds no row through its round trips, and what it writes to the session is written only
+    while the session is still active (sessions/rules.py, `record_interaction`)."""
     row = fast.first(conn, _SENDER, {"identifier": identifier, "number_sid": number_sid})
     if row is None:
         return None

@@ -272,7 +272,9 @@ def expire_due(
 ) -> int:
     """Close the active sessions whose deadline has passed, each by its account's clock; how
     many were closed. Everything due by wall time first, then, for each account whose
-    sandbox clock runs ahead, what is due by that clock; `account_sid` looks at one account."""
+    sandbox clock runs ahead, what is due by that clock. `account_sid` looks at one account,
+    whose clock was just moved: sessions the worker is closing at the same moment are waited
+    for, so that every session due is closed when this returns."""
     passes: list[tuple[str | None, int]]
     if account_sid is not None:
         with account_time(account_sid):
@@ -282,7 +284,7 @@ def expire_due(
     closed = 0
     done: set[str] = set()
     for account, due_by in passes:
-        for session in store.due_sessions(conn, due_by, limit, account):
+        for session in store.due_sessions(conn, due_by, limit, account, account_sid is not None):
             if session.sid in done:
                 continue
             done.add(session.sid)
@@ -310,20 +312,22 @@ def delete_session(conn: Connection, *, service_sid: str, sid: str) -> None:
 
 
 def record_interaction(conn: Connection, *, session: Any, now: int) -> None:
-    """An interaction happened: open becomes in-progress and the TTL starts again.
+    """An interaction happened: open becomes in-progress and the TTL starts again, unless the
+    session closed meanwhile (so the caller need not hold its row: sessions/store.py).
 
     Only what changes is written: each column set also rewrites the index entries that hold
     it, and most sessions have no expiry to move (`expires_at` stays NULL).
     """
-    values: dict[str, Any] = {"date_last_interaction": now, "date_updated": now}
-    if session.status == "open":
-        values["status"] = "in-progress"
     deadline = expires_at(
         date_expiry=session.date_expiry,
         ttl=session.ttl,
         ttl_base=session.ttl_base,
         last_interaction=now,
     )
-    if deadline != session.expires_at:
-        values["expires_at"] = deadline
-    store.update_session(conn, session.sid, values)
+    store.record_activity(
+        conn,
+        session.sid,
+        now,
+        opens=session.status == "open",
+        deadline=deadline != session.expires_at,
+    )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
 
 from maskline.db import fast
 from maskline.db.paging import fetch_page
 from maskline.db.pruning import delete_some
 from maskline.services.tables import services
-from maskline.sessions.tables import sessions
+from maskline.sessions.tables import ACTIVE, sessions
 from maskline.sids import SESSION, is_sid
 from maskline.web.paging import PageRequest
 
@@ -89,13 +89,18 @@ _DUE_IN_ACCOUNT = (
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
+# The same, for the one who moved the account's clock: rows another transaction is closing
+# are waited for (and, closed by then, are no longer due), not skipped.
+_DUE_IN_ACCOUNT_WAITING = _DUE_IN_ACCOUNT.with_for_update()
 
 
 def due_sessions(
-    conn: Connection, now: int, limit: int, account_sid: str | None = None
+    conn: Connection, now: int, limit: int, account_sid: str | None = None, wait: bool = False
 ) -> list[Any]:
     """Active sessions whose deadline has passed, oldest deadline first, locked for closing;
-    with `account_sid`, that account's only (its sandbox clock may run ahead).
+    with `account_sid`, that account's only (its sandbox clock may run ahead). A session
+    another transaction is closing is left to it, or with `wait` (and an account), waited
+    for: the caller answers once they are all closed.
 
     Closed sessions have no deadline, and the index on `expires_at` holds only sessions that
     have one: live sessions with a TTL or a DateExpiry.
@@ -103,7 +108,9 @@ def due_sessions(
     if account_sid is None:
         return fast.all_rows(conn, _DUE, {"now": now, "limit": limit})
     return fast.all_rows(
-        conn, _DUE_IN_ACCOUNT, {"now": now, "limit": limit, "account": account_sid}
+        conn,
+        _DUE_IN_ACCOUNT_WAITING if wait else _DUE_IN_ACCOUNT,
+        {"now": now, "limit": limit, "account": account_sid},
     )
 
 
@@ -117,6 +124,38 @@ def insert_session(conn: Connection, values: dict[str, Any]) -> Any | None:
 
 def update_session(conn: Connection, sid: str, values: dict[str, Any]) -> None:
     fast.write_later(conn, _UPDATE, {**values, "where_sid": sid})
+
+
+def _activity(opens: bool, deadline: bool) -> Any:
+    """An interaction's mark on its session, written only while the session is active: a
+    session that closed meanwhile stays closed. The deadline is worked out from the row as it
+    stands when the update runs (as sessions/rules.py's `expires_at` would, the interaction
+    being the last), so that a TTL changed meanwhile counts."""
+    now: Any = bindparam("now")
+    values: dict[str, Any] = {"date_last_interaction": now, "date_updated": now}
+    if opens:
+        values["status"] = "in-progress"
+    if deadline:
+        c = sessions.c
+        since = case((c.ttl_base > now, c.ttl_base), else_=now)
+        values["expires_at"] = case(
+            (c.date_expiry.is_not(None), c.date_expiry),
+            (c.ttl > 0, since + c.ttl * 1000),
+            else_=None,
+        )
+    active = or_(sessions.c.status == ACTIVE[0], sessions.c.status == ACTIVE[1])
+    return update(sessions).where(sessions.c.sid == bindparam("where_sid"), active).values(values)
+
+
+# By (whether it opens the session, whether the session has a deadline to move).
+_ACTIVITY = {(o, d): _activity(o, d) for o in (False, True) for d in (False, True)}
+
+
+def record_activity(conn: Connection, sid: str, now: int, *, opens: bool, deadline: bool) -> None:
+    """An interaction at `now`: its time, in-progress if it `opens` the session, and the
+    session's deadline moved if it has one (see `_activity`). Deferred: its row lock is taken
+    with the transaction's commit, not held through the transaction's other round trips."""
+    fast.write_later(conn, _ACTIVITY[(opens, deadline)], {"where_sid": sid, "now": now})
 
 
 def delete_session(conn: Connection, sid: str) -> None:

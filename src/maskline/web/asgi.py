@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
-from maskline.accounts.authenticator import Check
 from maskline.clock import current_account
 from maskline.db.errors import must_run_again
 from maskline.db.transactions import Replay, in_request, pending_batch
@@ -52,7 +51,7 @@ _pattern: ContextVar[str] = ContextVar("maskline_route_pattern", default="unmatc
 def error_response(error: ApiError) -> Response:
     response = json_response(error.body(), error.status)
     if isinstance(error, Unauthorized):
-        response.headers.append((b"www-authenticate", b'Basic realm="Maskline"'))
+        response.headers.append((b"www-authenticate", error.challenge.encode()))
     elif isinstance(error, TooManyRequests) and error.retry_after:
         response.headers.append((b"retry-after", str(math.ceil(error.retry_after)).encode()))
     return response
@@ -246,19 +245,20 @@ class App:
         if route.is_async:
             # Its transactions say themselves whether they can run again (routing/inbound.py).
             return await route.handler(request)  # type: ignore[no-any-return,misc]
-        if self.runtime.offload:
-            # PostgreSQL: on a database thread, while other requests run (runtime.py). A
-            # transaction that lost a race (a deadlock, a serialization failure) wrote nothing,
-            # and a synchronous handler reaches nothing outside it: it runs again.
-            for attempt in range(RUN_AGAIN):
-                try:
-                    return await self.runtime.in_thread(self._run, route, request)
-                except Exception as exc:
-                    if attempt == RUN_AGAIN - 1 or not must_run_again(exc):
-                        raise
-                    log.info("a transaction lost a race (%s); it runs again", type(exc).__name__)
-                    await asyncio.sleep(0.002 * (attempt + 1))
-        return self._run(route, request)
+        if self.runtime.transactions.batching:
+            return self._run(route, request)
+        # PostgreSQL: a transaction that lost a race (a deadlock, a serialization failure)
+        # wrote nothing, and a synchronous handler reaches nothing outside it: it runs again.
+        attempt = 1
+        while True:
+            try:
+                return self._run(route, request)
+            except Exception as exc:
+                if attempt == RUN_AGAIN or not must_run_again(exc):
+                    raise
+                log.info("a transaction lost a race (%s); it runs again", type(exc).__name__)
+            await asyncio.sleep(0.002 * attempt)
+            attempt += 1
 
     def _run(self, route: Route, request: Request) -> Response:
         """A synchronous handler in its transaction. It can run again from the start: it
@@ -282,23 +282,16 @@ class App:
         address = str(client[0]) if client else None
         if authenticator.throttled(auth_header, address):
             raise TooManyRequests("Too many failed attempts to authenticate; try again later")
-        if runtime.offload:
-            check = await runtime.in_thread(self._look_up, auth_header)
-        else:
-            waiting = pending_batch.get()
-            check = self._look_up(auth_header)
-            # Requests never write accounts, so this read cannot see anything a batch's
-            # rollback would take back: the request need not wait for the batch it read in.
-            pending_batch.set(waiting)
+        waiting = pending_batch.get()
+        with runtime.transaction(writes=False, replayable=True) as conn:
+            check = authenticator.look_up(conn, auth_header)
+        # Requests never write accounts, so this read cannot see anything a batch's rollback
+        # would take back: the request need not wait for the batch it read in.
+        pending_batch.set(waiting)
         account_sid = await authenticator.verify(auth_header, check, address)
         if account_sid is None:
             raise Unauthorized()
         return account_sid
-
-    def _look_up(self, auth_header: str | None) -> Check:
-        runtime = self.runtime
-        with runtime.transaction(writes=False, replayable=True) as conn:
-            return runtime.authenticator.look_up(conn, auth_header)
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
