@@ -18,14 +18,28 @@ _PASSED = ("host", "authorization", "content-type", "accept", "user-agent")
 
 
 class Gate:
-    """`matches(method, path)` picks the requests counted; the `hold_at`-th of them waits."""
+    """`matches(method, path)` picks the requests counted; the `hold_at`-th of them waits.
+    `rewrite` changes each request's path and query on the way through; `refuse` (the request
+    number, from 1) says what to answer instead of passing it on, if anything: a status and
+    its Retry-After."""
 
-    def __init__(self, upstream: str, matches: Callable[[str, str], bool], hold_at: int) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        matches: Callable[[str, str], bool] = lambda _method, _path: False,
+        hold_at: int = 0,
+        rewrite: Callable[[str], str] = lambda target: target,
+        refuse: Callable[[int], tuple[int, str | None] | None] = lambda _n: None,
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.matches = matches
         self.hold_at = hold_at
+        self.rewrite = rewrite
+        self.refuse = refuse
         self.port = free_port()
         self.counted = 0
+        self.seen: list[str] = []  # every request's method and path, as it came
+        self.refused = 0
         self.holding = threading.Event()  # set once the held request arrived
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -35,13 +49,19 @@ class Gate:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _arrived(self, method: str, path: str) -> bool:
-        """Count a request; True when it is the one to hold."""
-        if not self.matches(method, path.split("?", 1)[0]):
-            return False
+    def _arrived(self, method: str, path: str) -> tuple[bool, tuple[int, str | None] | None]:
+        """Note a request: whether it is the one to hold, and what to answer instead of
+        passing it on, if anything."""
         with self._lock:
+            self.seen.append(f"{method} {path}")
+            refusal = self.refuse(len(self.seen))
+            if refusal is not None:
+                self.refused += 1
+                return False, refusal
+            if not self.matches(method, path.split("?", 1)[0]):
+                return False, None
             self.counted += 1
-            return self.counted == self.hold_at
+            return self.counted == self.hold_at, None
 
     def start(self) -> Gate:
         gate = self
@@ -53,12 +73,27 @@ class Gate:
             def _pass(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                if gate._arrived(self.command, self.path):
+                hold, refusal = gate._arrived(self.command, self.path)
+                if refusal is not None:
+                    status, retry_after = refusal
+                    self.send_response(status)
+                    if retry_after is not None:
+                        self.send_header("Retry-After", retry_after)
+                    self.send_header("Content-Type", "application/json")
+                    payload = b'{"code": 20429, "message": "slow down", "status": %d}' % status
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if hold:
                     gate.holding.set()
                     gate._release.wait()
                 headers = {k: v for k, v in self.headers.items() if k.lower() in _PASSED}
                 answer = client.request(
-                    self.command, gate.upstream + self.path, content=body, headers=headers
+                    self.command,
+                    gate.upstream + gate.rewrite(self.path),
+                    content=body,
+                    headers=headers,
                 )
                 try:
                     self.send_response(answer.status_code)

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from twilio.request_validator import RequestValidator
 
 from maskline.twilio_import.run import SESSION_BATCH
 from tests.conftest import add_numbers, next_number
@@ -87,11 +88,43 @@ def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
         engine.dispose()
 
 
+def tables(database_url: str) -> list[str]:
+    """The tables in the database; none when it is a SQLite file that does not exist."""
+    if database_url.startswith("sqlite:///") and not os.path.exists(
+        database_url.removeprefix("sqlite:///")
+    ):
+        return []
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return sa.inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+
+
 def count(database_url: str, table: str) -> int:
     engine = _engine(database_url)
     try:
         with engine.connect() as conn:
             return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def miscounted_numbers(database_url: str) -> int:
+    """Numbers whose `in_use` is not the count of active sessions that hold them."""
+    engine = _engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM numbers WHERE in_use != (SELECT count(DISTINCT "
+                        "session_sid) FROM participants WHERE participants.proxy_number_sid = "
+                        "numbers.sid AND participants.active)"
+                    )
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
 
@@ -138,6 +171,13 @@ def source(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iter
     )
     pool = add_numbers(sdk, service.sid, 3)
     sdk.proxy.v1.services(service.sid).phone_numbers(pool[0].sid).update(is_reserved=True)
+    # A number that takes texts only: its capabilities must come across as they are.
+    texts_only = server.http().post(
+        "/sandbox/v1/PhoneNumbers",
+        data={"PhoneNumber": next_number("415"), "VoiceCapable": "false", "MmsCapable": "false"},
+    )
+    assert texts_only.status_code == 201, texts_only.text
+    sdk.proxy.v1.services(service.sid).phone_numbers.create(sid=texts_only.json()["sid"])
     # The `twilio` package no longer carries ShortCodes: added over plain HTTP.
     added = server.http().post(
         f"/v1/Services/{service.sid}/ShortCodes", data={"Sid": _short_code(server)}
@@ -174,6 +214,8 @@ def source(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iter
     small = sdk.proxy.v1.services.create(unique_name=unique("small"))
     add_numbers(sdk, small.sid, 1)
     open_conversation(sdk, small)
+    # Set once its session is open: a setting that is nobody's default must come across too.
+    sdk.proxy.v1.services(small.sid).update(geo_match_level="area-code")
     server.sessions = {  # type: ignore[attr-defined]
         "open": open_one,
         "talking": talking,
@@ -241,7 +283,17 @@ def target(tmp_path_factory: pytest.TempPathFactory, source: Server) -> Iterator
     url = new_database_url(folder)
     done = import_twilio(url, source, "--sessions", "all", "--with-history")
     assert done.returncode == 0, done.stdout + done.stderr
-    server = Server(database_url=url, env=FAST_ENV).start()
+    engine = _engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT auth_token FROM accounts WHERE sid = :sid"), {"sid": ACCOUNT_SID}
+        ).scalar_one()
+    engine.dispose()
+    assert stored == AUTH_TOKEN
+    # No account configured: the one the import made, with the Twilio account's token, is
+    # the only way in.
+    env = {**FAST_ENV, "MASKLINE_ACCOUNT_SID": "", "MASKLINE_AUTH_TOKEN": ""}
+    server = Server(database_url=url, env=env).start()
     server.first_summary = done.stdout  # type: ignore[attr-defined]
     yield server
     server.stop()
@@ -254,7 +306,7 @@ def test_every_resource_is_the_same_on_both_sides(source: Server, target: Server
     assert _differences(moved, original) == []
     summary = target.first_summary  # type: ignore[attr-defined]
     assert counts(summary, "services") == (2, 0, 0)
-    assert counts(summary, "phone numbers") == (4, 0, 0)
+    assert counts(summary, "phone numbers") == (5, 0, 0)
     assert counts(summary, "short codes") == (1, 0, 0)
     assert counts(summary, "sessions") == (6, 0, 0)
     assert counts(summary, "interactions") == (2, 0, 0)
@@ -278,7 +330,9 @@ def test_the_application_s_client_works_unchanged_but_for_the_base_url(
     assert participant.proxy_identifier == conversation.a.proxy_identifier
 
 
-def test_a_message_is_routed_in_an_imported_session(source: Server, target: Server) -> None:
+def test_a_message_is_routed_in_an_imported_session(
+    source: Server, target: Server, receiver: Receiver
+) -> None:
     conversation = source.sessions["open"]  # type: ignore[attr-defined]
     sandbox = Sandbox(target.http())
     sent = sandbox.send(conversation.a.identifier, conversation.a.proxy_identifier, "moved")
@@ -288,6 +342,14 @@ def test_a_message_is_routed_in_an_imported_session(source: Server, target: Serv
         what="the relayed text",
     )
     assert delivered[0]["from"] == conversation.b.proxy_identifier
+    # The service's callback came across, and its calls are signed with the Twilio account's
+    # token: the application's signature check keeps working.
+    interaction_sid = sent["routing"]["interaction_sid"]
+    got = receiver.wait_for(
+        "/status", lambda got: any(r.form.get("interactionSid") == interaction_sid for r in got)
+    )
+    call = next(r for r in got if r.form.get("interactionSid") == interaction_sid)
+    assert RequestValidator(AUTH_TOKEN).validate(receiver.url_of(call), call.form, call.signature)
     # The imported pair still holds: the identifier gets no second session on that number.
     app = target.client()
     sessions = app.proxy.v1.services(source.services[0]).sessions  # type: ignore[attr-defined]
@@ -316,7 +378,7 @@ def test_a_second_run_changes_nothing(source: Server, target: Server) -> None:
     # Nothing imported twice: everything is present.
     assert counts(again.stdout, "sessions") == (0, 6, 0)
     assert counts(again.stdout, "services") == (0, 2, 0)
-    assert counts(again.stdout, "phone numbers") == (0, 4, 0)
+    assert counts(again.stdout, "phone numbers") == (0, 5, 0)
     assert counts(again.stdout, "interactions") == (0, 2, 0)
 
 
@@ -326,12 +388,18 @@ def test_a_dry_run_writes_nothing_and_says_what_an_import_would_do(
     url = new_database_url(tmp_path)
     dry = import_twilio(url, source, "--sessions", "all", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert count(url, "accounts") == 0 and count(url, "sessions") == 0
-    assert count(url, "numbers") == 0 and count(url, "services") == 0
+    # Not even the schema: the database is as it was.
+    assert tables(url) == []
     real = import_twilio(url, source, "--sessions", "all")
     assert real.returncode == 0, real.stderr
     assert dry.stdout.splitlines()[0].startswith("Dry run")
     assert dry.stdout.splitlines()[1:] == real.stdout.splitlines()
+    # Into a database that holds the import, a dry run finds everything present.
+    before = snapshot(url)
+    again = import_twilio(url, source, "--sessions", "all", "--dry-run")
+    assert again.returncode == 0, again.stderr
+    assert counts(again.stdout, "sessions")[0] == 0 and counts(again.stdout, "sessions")[1] > 0
+    assert snapshot(url) == before
 
 
 def test_only_open_sessions_by_default_and_only_the_services_named(
@@ -353,6 +421,53 @@ def test_only_open_sessions_by_default_and_only_the_services_named(
     assert count(url, "interactions") == 0  # no history unless asked
 
 
+def test_every_page_is_read_and_twilio_s_refusals_are_waited_out(
+    tmp_path: Path, source: Server
+) -> None:
+    """Through a proxy that asks for pages of two items, and answers some requests with a
+    429 (as Twilio's rate limit does) or a 503: the same import as a direct one."""
+    direct = new_database_url(tmp_path)
+    assert import_twilio(direct, source, "--sessions", "all").returncode == 0
+
+    def refuse(n: int) -> tuple[int, str | None] | None:
+        if n == 3:
+            return 503, None  # no Retry-After: waited out by backing off
+        return (429, "0") if n % 4 == 0 else None
+
+    paged = new_database_url(tmp_path)
+    with Gate(
+        source.base_url,
+        rewrite=lambda target: target.replace("PageSize=1000", "PageSize=2"),
+        refuse=refuse,
+    ) as gate:
+        done = subprocess.run(
+            [*_command(gate.url), "--sessions", "all"],
+            env={**os.environ, "MASKLINE_DATABASE_URL": paged, "TWILIO_AUTH_TOKEN": AUTH_TOKEN},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stderr
+    assert gate.refused > 5
+    # Lists longer than a page were followed to their last page.
+    assert any("Page=2" in line for line in gate.seen), gate.seen
+    # The same rows, but for the account's creation time (each import made it when it ran).
+    moved, straight = snapshot(paged), snapshot(direct)
+    assert [row[:3] for row in moved.pop("accounts")] == [
+        row[:3] for row in straight.pop("accounts")
+    ]
+    assert moved == straight
+
+
+def test_no_sessions_when_asked_for_none(tmp_path: Path, source: Server) -> None:
+    url = new_database_url(tmp_path)
+    done = import_twilio(url, source, "--sessions", "none")
+    assert done.returncode == 0, done.stderr
+    assert counts(done.stdout, "services") == (2, 0, 0)
+    assert counts(done.stdout, "sessions") == (0, 0, 0)
+    assert count(url, "sessions") == 0 and count(url, "participants") == 0
+
+
 def test_a_wrong_token_fails_at_once_and_writes_nothing(tmp_path: Path, source: Server) -> None:
     url = new_database_url(tmp_path)
     done = import_twilio(url, source, token="not-the-token")
@@ -361,8 +476,8 @@ def test_a_wrong_token_fails_at_once_and_writes_nothing(tmp_path: Path, source: 
     assert len(errors) == 1 and "refused the credentials" in errors[0], done.stderr
     assert "Traceback" not in done.stderr
     assert "not-the-token" not in done.stdout + done.stderr
-    for table in TABLES:
-        assert count(url, table) == 0, table
+    # Nothing written, not even the schema.
+    assert tables(url) == []
 
 
 def test_a_pair_held_in_maskline_skips_the_session_that_would_break_it(
@@ -442,6 +557,8 @@ def test_an_interrupted_import_is_finished_by_a_second_run(tmp_path: Path) -> No
                 process.wait(timeout=30)
         assert count(url, "sessions") == 2 * SESSION_BATCH
         assert count(url, "participants") == 4 * SESSION_BATCH
+        # The pool's use counts what was committed: a server started now picks numbers right.
+        assert miscounted_numbers(url) == 0
         done = import_twilio(url, source)
         assert done.returncode == 0, done.stderr
         assert count(url, "sessions") == total
@@ -457,6 +574,7 @@ def test_an_interrupted_import_is_finished_by_a_second_run(tmp_path: Path) -> No
             ).scalar_one()
         engine.dispose()
         assert lopsided == 0
+        assert miscounted_numbers(url) == 0
         assert counts(done.stdout, "sessions") == (total - 2 * SESSION_BATCH, 2 * SESSION_BATCH, 0)
     finally:
         source.stop()

@@ -93,10 +93,24 @@ class Importer:
         self.echo = echo
         self.source = source or Source(options.account_sid, options.auth_token, options.proxy_base)
         self.tallies = {kind: Tally() for kind in KINDS}
+        # What the current service's sessions brought from Twilio so far, for progress lines.
+        self._read_count: Counter[str] = Counter()
         self._plan = _Plan()
         self._twilio: Any = None
 
     # -- the whole run ----------------------------------------------------------------------
+
+    def check(self) -> None:
+        """The options, then one call to Twilio's Proxy API, before anything is written (not
+        even a schema): ImportFailed when something is amiss, the credentials refused or
+        Twilio out of reach."""
+        self._check_options()
+        try:
+            self._read(lambda: self.source.first_service())
+        except TwilioException as exc:
+            raise ImportFailed(_refusal(exc)) from exc
+        except requests.exceptions.RequestException as exc:
+            raise ImportFailed(f"Twilio could not be reached: {exc}") from exc
 
     def run(self) -> dict[str, Tally]:
         self._check_options()
@@ -192,11 +206,8 @@ class Importer:
             f"{sum(n.kind == SHORT_CODE for n in numbers)} short codes"
         )
         if self.options.sessions != "none":
-            read = self._sessions(sid)
-            self.echo(f"{sid}: {read} sessions read")
-        if not self.options.dry_run:
-            with self.runtime.transaction() as conn:
-                store.recount_in_use(conn, sid)
+            self._sessions(sid)
+            self.echo(self._progress(sid))
 
     def _numbers(self, service_sid: str, found: list[SourceNumber]) -> None:
         carried = self._carrier_numbers(found)
@@ -284,18 +295,28 @@ class Importer:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def _sessions(self, service_sid: str) -> int:
-        read = 0
+    def _sessions(self, service_sid: str) -> None:
+        counted = self._read_count = Counter()  # this service's
         for batch in _batches(self.source.sessions(service_sid), SESSION_BATCH):
             wanted = [s for s in batch if self.options.sessions == "all" or s["status"] in ACTIVE]
             if len(wanted) < len(batch):
                 closed = "closed (import them with --sessions all)"
                 self.tallies["sessions"].skipped[closed] += len(batch) - len(wanted)
             self._session_batch(service_sid, wanted)
-            before, read = read, read + len(batch)
-            if read // PROGRESS_EVERY > before // PROGRESS_EVERY:
-                self.echo(f"{service_sid}: {read} sessions read")
-        return read
+            before = counted["sessions"]
+            counted["sessions"] += len(batch)
+            if counted["sessions"] // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                self.echo(self._progress(service_sid))
+
+    def _progress(self, service_sid: str) -> str:
+        """What was read so far: sessions, their participants and, asked for, interactions."""
+        counted = self._read_count
+        line = (
+            f"{service_sid}: {counted['sessions']} sessions, {counted['participants']} participants"
+        )
+        if self.options.with_history:
+            line += f", {counted['interactions']} interactions"
+        return line + " read"
 
     def _session_batch(self, service_sid: str, batch: list[dict[str, Any]]) -> None:
         with self.runtime.transaction(writes=False) as conn:
@@ -307,17 +328,28 @@ class Importer:
         # Twilio first, the database after: no REST call inside a transaction.
         parts: dict[str, list[dict[str, Any]]] = {}
         history: dict[str, list[dict[str, Any]]] = {}
+        gone: set[str] = set()
         for s in batch:
-            if s["sid"] not in present or self.options.with_history:
-                parts[s["sid"]] = self.source.participants(service_sid, s["sid"])
-            if self.options.with_history:
-                who = [p["sid"] for p in parts[s["sid"]]]
-                history[s["sid"]] = self.source.interactions(service_sid, s["sid"], who)
+            try:
+                if s["sid"] not in present or self.options.with_history:
+                    parts[s["sid"]] = self.source.participants(service_sid, s["sid"])
+                    self._read_count["participants"] += len(parts[s["sid"]])
+                if self.options.with_history:
+                    who = [p["sid"] for p in parts[s["sid"]]]
+                    history[s["sid"]] = self.source.interactions(service_sid, s["sid"], who)
+                    self._read_count["interactions"] += len(history[s["sid"]])
+            except TwilioRestException as exc:
+                if exc.status != 404:
+                    raise
+                gone.add(s["sid"])  # deleted on Twilio since its page was read
         with self.runtime.transaction(writes=not self.options.dry_run) as conn:
             for s in batch:
                 if s["sid"] in present:
                     self.tallies["sessions"].present += 1
                     self._interactions(conn, s, history.get(s["sid"], []))
+                    continue
+                if s["sid"] in gone:
+                    self.tallies["sessions"].skipped["deleted on Twilio during the import"] += 1
                     continue
                 reason = self._session(conn, s, parts[s["sid"]], history.get(s["sid"], []))
                 if reason is not None:
@@ -364,6 +396,7 @@ class Importer:
                 with conn.begin_nested():
                     store.insert_session(conn, values)
                     store.insert_participants(conn, rows)
+                    store.count_in_use(conn, {r["proxy_number_sid"] for r in rows if r["active"]})
                     self._interactions(conn, values, history, counted=False)
             except IntegrityError as exc:
                 return f"refused by the database ({_constraint(exc)})"

@@ -5,17 +5,58 @@ client: every page followed to the end, each resource turned into the values Mas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 PAGE_SIZE = 1000
 TIMEOUT_S = 30.0
+# Answers a read is tried again after: Twilio's rate limit (Proxy allows about 30 requests a
+# second per account), and its passing failures.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRIES = 6
+# The longest wait before trying again, whatever Retry-After says.
+MAX_WAIT_S = 30.0
+
+
+class _PatientClient(TwilioHttpClient):  # type: ignore[misc]
+    """Twilio's HTTP client, trying a read again when Twilio answers 429 or a 5xx: after
+    Retry-After when given, else after 1, 2, 4... seconds. Only reads: the import makes no
+    other call through it."""
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(timeout=TIMEOUT_S, max_retries=3)
+        self._sleep = sleep
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        attempt = 0
+        while True:
+            response = super().request(method, url, *args, **kwargs)
+            if (
+                method.upper() != "GET"
+                or response.status_code not in RETRY_STATUSES
+                or attempt == RETRIES
+            ):
+                return response
+            self._sleep(_wait_s(response, attempt))
+            attempt += 1
+
+
+def _wait_s(response: Response, attempt: int) -> float:
+    headers = response.headers or {}
+    given = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        wait = float(given) if given is not None else float(2**attempt)
+    except ValueError:
+        wait = float(2**attempt)
+    return min(max(wait, 0.0), MAX_WAIT_S)
 
 
 def millis(value: Any) -> int | None:
@@ -59,10 +100,14 @@ class Source:
     """One Twilio account's Proxy, read-only."""
 
     def __init__(self, account_sid: str, auth_token: str, proxy_base: str) -> None:
-        http = TwilioHttpClient(timeout=TIMEOUT_S, max_retries=3)
+        http = _PatientClient()
         self.client = Client(account_sid, auth_token, account_sid=account_sid, http_client=http)
         self.client.proxy.base_url = proxy_base.rstrip("/")
         self._proxy = self.client.proxy.v1
+
+    def first_service(self) -> None:
+        """Read one page of one service: what tells whether the credentials are good."""
+        self._proxy.services.list(limit=1, page_size=1)
 
     def services(self, only: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
         found = (

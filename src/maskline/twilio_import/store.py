@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from maskline.interactions.tables import interactions
 from maskline.numbers.tables import numbers
-from maskline.participants.tables import participants
+from maskline.participants.tables import IS_ACTIVE, participants
 from maskline.services.tables import services
 from maskline.sessions.tables import sessions
 
@@ -45,7 +45,7 @@ def active_pair_holder(conn: Connection, identifier: str, number_sid: str) -> st
     query = select(participants.c.session_sid).where(
         participants.c.identifier == identifier,
         participants.c.proxy_number_sid == number_sid,
-        participants.c.active,
+        IS_ACTIVE,  # as written here, SQLite finds the pair index (participants/tables.py)
     )
     row = conn.execute(query).first()
     return None if row is None else str(row.session_sid)
@@ -68,12 +68,13 @@ def insert_interactions(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(interactions), rows)
 
 
-def recount_in_use(conn: Connection, service_sid: str) -> None:
-    """Set each pool number's `in_use` to the active sessions that hold it, as the
-    participant rules keep it."""
-    holding = (
-        select(func.count(func.distinct(participants.c.session_sid)))
-        .where(and_(participants.c.proxy_number_sid == numbers.c.sid, participants.c.active))
-        .scalar_subquery()
-    )
-    conn.execute(update(numbers).where(numbers.c.service_sid == service_sid).values(in_use=holding))
+def count_in_use(conn: Connection, number_sids: set[str]) -> None:
+    """One more active session holds each of these numbers: their `in_use`, as the
+    participant rules keep it, written with the session so that it is right after every
+    commit, an interrupted import's included."""
+    if number_sids:
+        conn.execute(
+            update(numbers)
+            .where(numbers.c.sid.in_(sorted(number_sids)))
+            .values(in_use=numbers.c.in_use + 1)
+        )
