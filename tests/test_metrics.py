@@ -73,6 +73,7 @@ def test_a_scrape_needs_the_token_when_one_is_set(srv: Server) -> None:
     missing = httpx.get(srv.base_url + "/metrics")
     assert missing.status_code == 401
     assert missing.json()["code"] == 20003
+    assert missing.headers["www-authenticate"].startswith("Bearer ")
     wrong = httpx.get(srv.base_url + "/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     # Account credentials are not a scrape token.

@@ -71,5 +71,7 @@ def test_not_ready_once_the_database_is_gone() -> None:
         assert "cannot be reached" in body["reason"]
         # The reason names the failure, never where the database is.
         assert "127.0.0.1" not in body["reason"] and name not in body["reason"]
+        # Alive all the same: restarting it would not bring the database back.
+        assert httpx.get(server.base_url + "/healthz").status_code == 200
     finally:
         server.stop()

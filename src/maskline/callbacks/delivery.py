@@ -227,7 +227,8 @@ def _record(runtime: Runtime, conn: Any, row: Any, answer: Answer, now: int) -> 
         if attempt >= runtime.settings.callback_max_attempts:
             outcome = "failed"
             values = {"status": FAILED, "leased_until": None, "last_error": error}
-            log.warning("callback %s to %s failed for good: %s", row.id, row.url, error)
+            # The host only: a callback URL can carry credentials in its user or query.
+            log.warning("callback %s to %s failed for good: %s", row.id, _host(row.url), error)
         else:
             outcome = "retrying"
             values = {

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
-from maskline.errors import Unauthorized
+from maskline.errors import BearerTokenRequired
 from maskline.metrics import gauges
 from maskline.metrics.families import metrics
 from maskline.web.request import Request
@@ -37,7 +37,7 @@ def _check_token(req: Request) -> None:
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         value.strip().encode(), token.encode()
     ):
-        raise Unauthorized("A bearer token (MASKLINE_METRICS_TOKEN) is required")
+        raise BearerTokenRequired("A bearer token (MASKLINE_METRICS_TOKEN) is required")
 
 
 def metrics_page(req: Request) -> Response:
