@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from twilio.base.exceptions import TwilioRestException
 
 from tests.conftest import add_numbers
 from tests.receiver import Receiver
@@ -34,8 +35,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("console")
-    env = {**FAST_ENV, "MASKLINE_AUTH_FAILURE_LIMIT": "5"}
-    running = Server(database_url=new_database_url(folder), env=env).start()
+    running = Server(database_url=new_database_url(folder), env=FAST_ENV).start()
     yield running
     running.stop()
 
@@ -282,24 +282,39 @@ def test_a_form_posted_without_its_csrf_token_is_refused(
         http.close()
 
 
-def test_failed_sign_ins_are_slowed_and_a_forged_cookie_is_nothing(srv: Server) -> None:
-    http = httpx.Client(base_url=srv.base_url, follow_redirects=False, timeout=10)
-    unknown = "AC" + os.urandom(16).hex()
-    statuses = []
-    for _ in range(7):
-        form = http.get("/console/sign-in")
-        token = re.search(r'name="token" value="([0-9a-f]+)"', form.text)
-        assert token
-        answer = http.post(
-            "/console/sign-in", data={"token": token.group(1), "sid": unknown, "secret": "x"}
-        )
-        statuses.append(answer.status_code)
-    assert statuses[:5] == [401] * 5 and statuses[-1] == 429
-    forged = httpx.get(
-        srv.base_url + "/console/services",
-        cookies={"maskline_console": f"v1.{ACCOUNT_SID}.{ACCOUNT_SID}.9999999999.00.AAAA"},
+def _try_sign_in(http: httpx.Client, sid: str, secret: str) -> int:
+    form = http.get("/console/sign-in")
+    token = re.search(r'name="token" value="([0-9a-f]+)"', form.text)
+    assert token
+    answer = http.post(
+        "/console/sign-in", data={"token": token.group(1), "sid": sid, "secret": secret}
     )
-    assert forged.status_code == 303 and forged.headers["location"] == "/console/sign-in"
+    return answer.status_code
+
+
+def test_failed_sign_ins_are_slowed_like_the_api_s_and_a_forged_cookie_is_nothing(
+    tmp_path: Any,
+) -> None:
+    env = {"MASKLINE_AUTH_FAILURE_LIMIT": "5"}
+    server = Server(database_url=new_database_url(tmp_path), env=env).start()
+    http = httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=10)
+    try:
+        unknown = "AC" + os.urandom(16).hex()
+        statuses = [_try_sign_in(http, unknown, "x") for _ in range(7)]
+        assert statuses[:5] == [401] * 5 and statuses[-1] == 429
+        forged = httpx.get(
+            server.base_url + "/console/services",
+            cookies={"maskline_console": f"v1.{ACCOUNT_SID}.{ACCOUNT_SID}.9999999999.00.AAAA"},
+        )
+        assert forged.status_code == 303 and forged.headers["location"] == "/console/sign-in"
+        # From one address, failures count whatever the SID tried and wherever: the API's too.
+        # (This address is held back now: its next sign-in, with good credentials, waits.)
+        assert _try_sign_in(http, ACCOUNT_SID, AUTH_TOKEN) == 429
+        wrong_api = httpx.get(server.base_url + "/v1/Services", auth=(ACCOUNT_SID, "wrong"))
+        assert wrong_api.status_code == 429
+    finally:
+        http.close()
+        server.stop()
 
 
 def test_the_console_can_be_turned_off(tmp_path: Any) -> None:
@@ -357,5 +372,201 @@ def test_sessions_are_found_by_their_proxy_number(srv: Server, scene: dict[str, 
         assert chat.session_sid not in nobody.text
         closed = http.get(path, params={"who": chat.b.identifier, "status": "closed"})
         assert chat.session_sid not in closed.text
+    finally:
+        http.close()
+
+
+def _csrf(http: httpx.Client, path: str = "/console/services") -> str:
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', http.get(path).text)
+    assert token
+    return token.group(1)
+
+
+def _cells(html: str, marker: str) -> list[str]:
+    """The text of each cell of the table row that holds `marker`."""
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if marker in r)
+    return [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    ]
+
+
+def test_signing_out_ends_every_copy_of_the_session(srv: Server) -> None:
+    http = _signed_in(srv)
+    try:
+        copy = http.cookies.get("maskline_console")
+        assert copy
+        done = http.post("/console/sign-out", data={"csrf": _csrf(http)})
+        assert done.status_code == 303 and done.headers["location"] == "/console/sign-in"
+        stolen = httpx.get(srv.base_url + "/console/services", cookies={"maskline_console": copy})
+        assert stolen.status_code == 303 and stolen.headers["location"] == "/console/sign-in"
+    finally:
+        http.close()
+
+
+def test_the_services_page_counts_each_pool_and_its_refusals(srv: Server) -> None:
+    sdk = srv.client()
+    service = sdk.proxy.v1.services.create(unique_name=unique("counted"))
+    pool = add_numbers(sdk, service.sid, 3)
+    sdk.proxy.v1.services(service.sid).phone_numbers(pool[0].sid).update(is_reserved=True)
+    sessions = sdk.proxy.v1.services(service.sid).sessions
+    talking = sessions.create()
+    sessions(talking.sid).participants.create(identifier="+12125550181")
+    done = sessions.create()
+    sessions(done.sid).update(status="closed")
+    # A service of one number: an identifier already on it in one session gets no number in
+    # a second one (80208).
+    full = sdk.proxy.v1.services.create(unique_name=unique("full"))
+    add_numbers(sdk, full.sid, 1)
+    first, second = (sdk.proxy.v1.services(full.sid).sessions.create() for _ in range(2))
+    sdk.proxy.v1.services(full.sid).sessions(first.sid).participants.create(
+        identifier="+12125550182"
+    )
+    with pytest.raises(TwilioRestException) as refused:
+        sdk.proxy.v1.services(full.sid).sessions(second.sid).participants.create(
+            identifier="+12125550182"
+        )
+    assert refused.value.code == 80208
+    http = _signed_in(srv)
+    try:
+        html = http.get("/console/services").text
+    finally:
+        http.close()
+    # Free, in use, reserved; open, in progress, closed in the last day; refused.
+    assert _cells(html, service.sid) == ["1", "1", "1", "1", "0", "1", "0"]
+    assert _cells(html, full.sid) == ["0", "1", "0", "2", "0", "0", "1"]
+
+
+def test_sessions_are_filtered_by_unique_name_and_paged(srv: Server) -> None:
+    sdk = srv.client()
+    service = sdk.proxy.v1.services.create(unique_name=unique("paged"))
+    sessions = sdk.proxy.v1.services(service.sid).sessions
+    made = [sessions.create(unique_name=f"order-{i}").sid for i in range(53)]
+    http = _signed_in(srv)
+    try:
+        path = f"/console/services/{service.sid}/sessions"
+        first = http.get(path).text
+        shown = re.findall(r"/sessions/(KC[0-9a-f]{32})\"", first)
+        assert shown == made[::-1][:50]
+        older = re.search(r'<a href="(\?[^"]+)" rel="next">', first)
+        assert older
+        rest = http.get(path + older.group(1).replace("&amp;", "&")).text
+        assert re.findall(r"/sessions/(KC[0-9a-f]{32})\"", rest) == made[::-1][50:]
+        assert 'rel="next"' not in rest
+        named = http.get(path, params={"name": "order-7"}).text
+        assert re.findall(r"/sessions/(KC[0-9a-f]{32})\"", named) == [made[7]]
+    finally:
+        http.close()
+
+
+def test_what_users_typed_is_shown_as_text_never_as_markup(srv: Server) -> None:
+    sdk = srv.client()
+    hostile = '<img src=x onerror="alert(1)">'
+    service = sdk.proxy.v1.services.create(unique_name=unique("x") + "<script>alert(2)")
+    add_numbers(sdk, service.sid, 2)
+    a, b = "+12125550184", "+17185550184"
+    session = sdk.proxy.v1.services(service.sid).sessions.create(
+        unique_name=hostile,
+        participants=[{"Identifier": a, "FriendlyName": hostile}, {"Identifier": b}],
+    )
+    people = sdk.proxy.v1.services(service.sid).sessions(session.sid).participants.list()
+    proxy = next(p.proxy_identifier for p in people if p.identifier == a)
+    Sandbox(srv.http()).send(a, proxy, hostile)
+    http = _signed_in(srv)
+    try:
+        for path in (
+            "/console/services",
+            f"/console/services/{service.sid}/sessions",
+            f"/console/services/{service.sid}/sessions/{session.sid}",
+            f"/console/phones?session={session.sid}",
+        ):
+            html = http.get(path).text
+            assert "<script>alert(2)" not in html and hostile not in html, path
+        page = http.get(f"/console/services/{service.sid}/sessions/{session.sid}").text
+        # Shown, as text: the friendly name, the unique name and the text's body.
+        assert page.count("&lt;img src=x onerror=") >= 3
+    finally:
+        http.close()
+
+
+def test_each_leg_shows_its_statuses_as_they_came(srv: Server, scene: dict[str, Any]) -> None:
+    chat = scene["chat"]
+    wait_until(
+        lambda: all(i.outbound_resource_status == "delivered" for i in chat.interactions.list()),
+        what="the text delivered",
+    )
+    http = _signed_in(srv)
+    try:
+        page = http.get(
+            f"/console/services/{scene['service'].sid}/sessions/{chat.session_sid}"
+        ).text
+    finally:
+        http.close()
+    text = re.sub(r"<[^>]+>", "", page)
+    outbound = re.search(r"Outbound leg: (.*)", text)
+    assert outbound
+    steps = re.findall(r"(queued|sent|delivered) \d{4}-\d\d-\d\dT", outbound.group(1))
+    assert steps == ["queued", "sent", "delivered"], outbound.group(1)
+    assert re.search(r"Inbound leg: received \d{4}-", text)
+
+
+def test_the_ttl_is_set_with_enter_and_a_call_is_placed_from_a_handset(
+    srv: Server, browser: Any, scene: dict[str, Any]
+) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    sdk = srv.client()
+    chat = open_conversation(sdk, scene["service"])
+    sign_in(browser, srv, ACCOUNT_SID, AUTH_TOKEN)
+    base = f"{srv.base_url}/console/services/{scene['service'].sid}/sessions/{chat.session_sid}"
+    browser.get(base)
+    ttl = by_css(browser, "#ttl")
+    ttl.clear()
+    ttl.send_keys("900", Keys.ENTER)
+    wait_until(lambda: "TTL set to 900 s" in browser.page_source, what="the TTL set")
+    session = chat.session.fetch()
+    assert (session.status, session.ttl) == ("open", 900)
+
+    browser.get(f"{srv.base_url}/console/phones?session={chat.session_sid}")
+    a = all_css(browser, "section.phone")[0]
+    # No text typed: a call needs none.
+    a.find_element("css selector", 'button[formaction="/console/phones/call"]').click()
+    wait_until(lambda: "Call placed" in browser.page_source, what="the call placed")
+    # The call lasts 30 s of the sandbox clock: move it, and the call is over.
+    advance = by_css(browser, "#advance")
+    advance.clear()
+    advance.send_keys("60")
+    by_css(browser, "form.clock button[type=submit]").click()
+    wait_until(lambda: "Clock moved" in browser.page_source, what="the clock moved")
+    wait_until(
+        lambda: any(
+            i.type == "voice" and i.outbound_resource_status == "completed"
+            for i in chat.interactions.list()
+        ),
+        what="the call completed",
+    )
+    browser.get(base)
+    page = by_css(browser, "main").text
+    assert "Call from" in page and "30 s" in page
+
+
+def test_events_and_callbacks_are_listed_and_filtered(
+    srv: Server, scene: dict[str, Any], receiver: Receiver
+) -> None:
+    # A text to a proxy number from someone in no session of it: event 80901.
+    stranger = "+12125550183"
+    dropped = Sandbox(srv.http()).send(stranger, scene["chat"].a.proxy_identifier, "hello?")
+    assert dropped["routing"]["event_code"] == 80901
+    http = _signed_in(srv)
+    try:
+        events = http.get("/console/events", params={"code": 80901}).text
+        assert "80901" in events and stranger in events
+        other = http.get("/console/events", params={"code": 80902}).text
+        assert stranger not in other
+        status_url = receiver.url("/status")
+        delivered = http.get("/console/callbacks", params={"status": "delivered"}).text
+        assert status_url in delivered
+        failed = http.get("/console/callbacks", params={"status": "failed"}).text
+        assert status_url not in failed
     finally:
         http.close()

@@ -680,3 +680,24 @@ def test_api_key_credentials_are_used_for_rest_calls(
     assert all(r.status in (200, 201) for r in made), [(r.path, r.status) for r in made]
     # Webhooks are still signed with the account's auth token, which Maskline checks.
     assert all(200 <= h.status < 300 for h in fake.status_callbacks(on_b["sid"]))
+
+
+def test_the_console_s_phone_simulator_is_the_sandbox_s_alone(srv: Server) -> None:
+    """On a real network there are no simulated handsets and no clock to move: the console's
+    simulator pages and actions are not there."""
+    from tests.test_console import _csrf, _signed_in
+
+    http = _signed_in(srv)
+    try:
+        csrf = _csrf(http)
+        assert http.get("/console/phones").status_code == 404
+        assert http.get("/console/phones/inbox", params={"h": "+12125550190"}).status_code == 404
+        for path, form in (
+            ("/console/phones/clock", {"advance": "3600"}),
+            ("/console/phones/text", {"from": "+12125550190", "to": "+14155550190", "body": "x"}),
+            ("/console/phones/call", {"from": "+12125550190", "to": "+14155550190"}),
+        ):
+            answer = http.post(path, data={"csrf": csrf, **form})
+            assert answer.status_code == 404, (path, answer.status_code)
+    finally:
+        http.close()

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 # The account whose data is being handled: set once a request is authenticated, and by the
 # worker around each piece of work. Its sandbox clock is the one `now_ms()` reads.
 current_account: ContextVar[str | None] = ContextVar("maskline_clock_account", default=None)
+# A move of one account's clock that the current task made and has not committed yet: the task
+# reads its clock moved, every other reads it where it was (`Clock.moving`).
+_moving: ContextVar[tuple[str, int] | None] = ContextVar("maskline_clock_moving", default=None)
 
 
 class Clock:
@@ -29,8 +32,23 @@ class Clock:
 
     def now_ms(self) -> int:
         offsets = self.offsets
-        extra = offsets.get(current_account.get() or "", 0) if offsets else 0
+        account = current_account.get() or ""
+        moving = _moving.get()
+        if moving is not None and moving[0] == account:
+            extra = moving[1]
+        else:
+            extra = offsets.get(account, 0) if offsets else 0
         return int(time.time() * 1000) + self.offset_ms + extra
+
+    @contextlib.contextmanager
+    def moving(self, account_sid: str, offset_ms: int) -> Iterator[None]:
+        """Inside the block, this task reads `account_sid`'s clock at `offset_ms`; the others
+        go on reading it where it was until the move is committed and `offsets` has it."""
+        token = _moving.set((account_sid, offset_ms))
+        try:
+            yield
+        finally:
+            _moving.reset(token)
 
     def wall_ms(self) -> int:
         """The time of an account whose clock was never moved."""

@@ -22,8 +22,10 @@ from maskline.errors import ApiError
 from maskline.phone_numbers import api as phone_numbers_api
 from maskline.phone_numbers import rules as phone_numbers
 from maskline.sandbox import network
+from maskline.sandbox.clock import MAX_ADVANCE_S
 from maskline.sessions import rules as sessions_rules
 from maskline.short_codes import rules as short_codes
+from maskline.web import params
 from maskline.web.request import Request
 from maskline.web.response import Response
 from maskline.web.routing import Route
@@ -116,6 +118,14 @@ def signed_action(
     return wrap
 
 
+def _not_sandbox(req: Request) -> Response | None:
+    """The phone simulator's pages and actions answer only on the sandbox carrier: on a real
+    network there are no simulated handsets, and no clock to move."""
+    if req.runtime.settings.carrier == "sandbox":
+        return None
+    return page("error.html", 404, message="The phone simulator is the sandbox carrier's.")
+
+
 def signed_async(handler: AsyncPage) -> Callable[[Request], Awaitable[Response]]:
     async def run(req: Request) -> Response:
         with req.runtime.transaction(writes=False) as conn:
@@ -163,12 +173,14 @@ async def sign_in(req: Request) -> Response:
     header = "Basic " + base64.b64encode(f"{sid}:{secret}".encode()).decode()
     runtime = req.runtime
     authenticator = runtime.authenticator
-    # Counted by the SID tried: behind a proxy every client shares one address.
-    if authenticator.throttled(header, None):
+    # Counted as the API counts them: by the SID tried and by the caller's address, with the
+    # API's own failures.
+    address = req.client_address
+    if authenticator.throttled(header, address):
         return sign_in_form(req, "Too many failed attempts: try again in a minute.", 429)
     with runtime.transaction(writes=False) as conn:
         check = authenticator.look_up(conn, header)
-    account_sid = await authenticator.verify(header, check, None)
+    account_sid = await authenticator.verify(header, check, address)
     if account_sid is None:
         return sign_in_form(req, "These credentials are not valid.", 401)
     with runtime.transaction(writes=False) as conn:
@@ -183,6 +195,7 @@ async def sign_in(req: Request) -> Response:
 
 @signed_action(lambda req: "/console/sign-in")
 def sign_out(req: Request, signed: signin.Signed) -> Response:
+    signin.sign_out(req.conn, signed)
     return redirect(
         "/console/sign-in", signin.cookie_header(signin.COOKIE, "", secure=_secure(req), max_age=0)
     )
@@ -324,7 +337,7 @@ def session_page(req: Request, signed: signin.Signed) -> Response:
     sid = req.params["session"]
     session = sessions_rules.fetch_session(req.conn, service_sid=service.sid, sid=sid)
     people = queries.participants_of(req.conn, session.sid)
-    timeline = queries.interactions_of(req.conn, session.sid)
+    timeline, more = queries.interactions_of(req.conn, session.sid)
     callbacks = queries.callbacks_of(req.conn, signed.account_sid, session.sid)
     attempts = callbacks_store.attempts_of(req.conn, [c.id for c in callbacks])
     by_interaction: dict[str | None, list[Any]] = {}
@@ -347,6 +360,8 @@ def session_page(req: Request, signed: signin.Signed) -> Response:
             session=session,
             participants=people,
             timeline=timeline,
+            more_interactions=more,
+            timeline_limit=queries.TIMELINE,
             callbacks=by_interaction,
             attempts=attempts,
             durations=durations,
@@ -411,7 +426,7 @@ def callbacks_page(req: Request, signed: signin.Signed) -> Response:
     return page(
         "callbacks.html",
         **_context(
-            req, signed, callbacks=rows, attempts=attempts, status=status, next_url=next_url
+            req, signed, callbacks=rows, attempts=attempts, wanted=status, next_url=next_url
         ),
     )
 
@@ -430,13 +445,9 @@ def _handsets(values: dict[str, list[str]]) -> list[str]:
 
 @signed_page
 def phones_page(req: Request, signed: signin.Signed) -> Response:
-    if req.runtime.settings.carrier != "sandbox":
-        return page(
-            "error.html",
-            404,
-            message="The phone simulator is the sandbox carrier's.",
-            **_context(req, signed),
-        )
+    refused = _not_sandbox(req)
+    if refused is not None:
+        return refused
     handsets = _handsets(req.query)
     session_sid = _first(req.query, "session")
     # Each handset's proxy number in the session: where its texts go by default.
@@ -479,11 +490,17 @@ def _phone(
 @signed_page
 def phone_inbox(req: Request, signed: signin.Signed) -> Response:
     """One handset's inbox, for the simulator's page to refresh without reloading."""
+    refused = _not_sandbox(req)
+    if refused is not None:
+        return refused
     number = (_first(req.query, "h") or "").replace(" ", "")
     return page("inbox.html", phone=_phone(req, signed, number), now=req.runtime.clock.now_ms())
 
 
 async def _phone_send(req: Request, signed: signin.Signed) -> Response:
+    refused = _not_sandbox(req)
+    if refused is not None:
+        return refused
     back = _phones_back(req)
     kind = req.params["kind"]
     form: dict[str, list[str]] = {
@@ -515,22 +532,26 @@ def _phones_back(req: Request) -> str:
     return "/console/phones?" + urllib.parse.urlencode([("h", h) for h in _handsets(req.form)])
 
 
-@signed_action(_phones_back)
-def phone_clock(req: Request, signed: signin.Signed) -> Response:
+async def _phone_clock(req: Request, signed: signin.Signed) -> Response:
+    refused = _not_sandbox(req)
+    if refused is not None:
+        return refused
     back = _phones_back(req)
-    inner = Request(
-        req.runtime,
-        "POST",
-        req.path,
-        {},
-        {},
-        {"Advance": [_first(req.form, "advance") or ""]},
-        req.base_url,
-    )
-    inner.account_sid = signed.account_sid
-    inner.conn = req.conn
-    network.advance_clock(inner)
+    try:
+        seconds = params.integer(
+            {"Advance": [_first(req.form, "advance") or ""]},
+            "Advance",
+            required=True,
+            minimum=0,
+            maximum=MAX_ADVANCE_S,
+        )
+        await network.move_clock(req.runtime, signed.account_sid, seconds or 0)
+    except ApiError as error:
+        return _back(req, back, problem=_refused(error))
     return _back(req, back, done="Clock moved")
+
+
+phone_clock = signed_async(_phone_clock)
 
 
 def static_file(req: Request) -> Response:
@@ -544,7 +565,7 @@ ROUTES = [
     Route("GET", "/console", home, auth=False),
     Route("GET", "/console/sign-in", sign_in_page, auth=False),
     Route("POST", "/console/sign-in", sign_in, auth=False, is_async=True),
-    Route("POST", "/console/sign-out", sign_out, auth=False),
+    Route("POST", "/console/sign-out", sign_out, auth=False, writes=True),
     Route("GET", "/console/services", services_page, auth=False),
     Route("GET", "/console/services/{service}", service_page, auth=False),
     Route("POST", "/console/services/{service}/numbers", add_number, auth=False, is_async=True),
@@ -568,7 +589,7 @@ ROUTES = [
     Route("GET", "/console/callbacks", callbacks_page, auth=False),
     Route("GET", "/console/phones", phones_page, auth=False),
     Route("GET", "/console/phones/inbox", phone_inbox, auth=False),
-    Route("POST", "/console/phones/clock", phone_clock, auth=False, writes=True),
+    Route("POST", "/console/phones/clock", phone_clock, auth=False, is_async=True),
     Route("POST", "/console/phones/{kind}", phone_send, auth=False, is_async=True),
     Route("GET", "/console/static/{name}", static_file, auth=False),
 ]

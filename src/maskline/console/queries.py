@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, case, func, or_, select, text
 
 from maskline.callbacks.tables import callbacks
 from maskline.events.tables import events
@@ -19,6 +19,11 @@ from maskline.services.tables import services
 from maskline.sessions.tables import sessions
 
 PAGE = 50
+# The interactions a session's page shows; the API lists them all.
+TIMELINE = 500
+# A handset's sent texts have no index of their own to walk (the sandbox indexes its messages
+# by recipient): they are looked for among the latest this many messages of the sandbox.
+RECENT_MESSAGES = 5000
 # A search by proxy number has no index of its own to walk (participants are indexed by
 # identifier): it looks through this many of the service's latest sessions per page.
 SCAN = 2000
@@ -56,11 +61,12 @@ def services_overview(conn: Connection, account_sid: str, now: int) -> list[dict
         )
         for service_sid, status, count in conn.execute(query):
             active[service_sid][status] = count
-        # ix_sessions_closed_ended: the sessions closed since a day ago, and no others.
+        # ix_sessions_closed_ended: the sessions closed since a day ago, and no others. SQLite
+        # takes a partial index only for a condition written as the index's own.
         query = (
             select(sessions.c.service_sid, func.count())
             .where(
-                sessions.c.status == "closed",
+                text("sessions.status = 'closed'"),
                 sessions.c.date_ended >= now - DAY_MS,
                 sessions.c.service_sid.in_(sids),
             )
@@ -178,14 +184,16 @@ def participants_of(conn: Connection, session_sid: str) -> list[Any]:
     return list(conn.execute(query))
 
 
-def interactions_of(conn: Connection, session_sid: str, limit: int = 500) -> list[Any]:
+def interactions_of(conn: Connection, session_sid: str) -> tuple[list[Any], bool]:
+    """The session's first TIMELINE interactions, oldest first, and whether it has more."""
     query = (
         select(interactions)
         .where(interactions.c.session_sid == session_sid)
         .order_by(interactions.c.id)
-        .limit(limit)
+        .limit(TIMELINE + 1)
     )
-    return list(conn.execute(query))
+    rows = list(conn.execute(query))
+    return rows[:TIMELINE], len(rows) > TIMELINE
 
 
 def callbacks_of(conn: Connection, account_sid: str, session_sid: str) -> list[Any]:
@@ -233,10 +241,13 @@ def callbacks_page(
 
 def handset(conn: Connection, account_sid: str, device: str, limit: int = 50) -> list[Any]:
     """A simulated handset's texts, both ways, oldest first: what it received (the sandbox's
-    own query, indexed by recipient) and what it sent."""
+    own query, indexed by recipient) and what it sent among the sandbox's latest
+    RECENT_MESSAGES messages (a walk down the primary key, bounded whatever the table holds)."""
+    latest = conn.execute(select(func.max(carrier_messages.c.id))).scalar() or 0
     sent = (
         select(carrier_messages)
         .where(
+            carrier_messages.c.id > latest - RECENT_MESSAGES,
             carrier_messages.c.account_sid == account_sid,
             carrier_messages.c.from_number == device,
             carrier_messages.c.direction == "inbound",

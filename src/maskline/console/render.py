@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from maskline.clock import iso
+from maskline.interactions.store import history_entries
 from maskline.web.response import Response
 
 HERE = Path(__file__).parent
@@ -44,11 +45,15 @@ _env = Environment(
 )
 _env.filters["iso"] = lambda millis: iso(millis) if millis is not None else ""
 _env.filters["data"] = _data
+# A leg's statuses as they came (interactions/store.py), as (status, ms) pairs.
+_env.filters["statuses"] = history_entries
 
 
-def page(template: str, status: int = 200, **context: Any) -> Response:
+def page(template: str, http_status: int = 200, **context: Any) -> Response:
+    """The template rendered with `context`, answered with `http_status` (a name that no
+    template's context can take by mistake)."""
     body = _env.get_template(template).render(**context)
-    return Response(status, body.encode(), HTML, list(HEADERS))
+    return Response(http_status, body.encode(), HTML, list(HEADERS))
 
 
 def redirect(location: str, *cookies: bytes) -> Response:

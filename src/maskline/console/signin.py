@@ -6,9 +6,10 @@
 - The cookie holds the account, the credential, an expiry and a random nonce, signed with
   HMAC-SHA256 under a key made from the credential's secret as stored: the auth token, or the
   API key's scrypt hash. Rotating the token or revoking the key ends every console session
-  made with it; no server-side session table is needed, and every process of `--workers N`
-  checks a cookie alike. It is HttpOnly, SameSite=Strict, limited to /console, and Secure when
-  Maskline is reached over https.
+  made with it, and every process of `--workers N` checks a cookie alike. Signing out notes
+  the session's nonce (console/tables.py) until the cookie would have expired, so that a copy
+  of the cookie stops working too. It is HttpOnly, SameSite=Strict, limited to /console, and
+  Secure when Maskline is reached over https.
 - Every form carries a CSRF token: an HMAC of the session's nonce under the same key. The
   sign-in form, before any session, carries a random token that must match a cookie of its own
   (double submit).
@@ -23,10 +24,11 @@ import os
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, insert, select
 
 from maskline import sids
 from maskline.accounts import store
+from maskline.console.tables import console_sign_outs
 
 COOKIE = "maskline_console"
 SIGN_IN_COOKIE = "maskline_console_signin"
@@ -41,6 +43,7 @@ class Signed:
     credential_sid: str
     nonce: str
     key: bytes
+    expires: int  # seconds since the epoch
 
     @property
     def csrf(self) -> str:
@@ -101,7 +104,20 @@ def check(conn: Connection, value: str | None) -> Signed | None:
     payload = ".".join(parts[:5])
     if not hmac.compare_digest(mac.encode(), _mac(key, payload).encode()):
         return None
-    return Signed(account_sid, credential_sid, nonce, key)
+    signed_out = select(console_sign_outs.c.nonce).where(console_sign_outs.c.nonce == nonce)
+    if conn.execute(signed_out).first() is not None:
+        return None
+    return Signed(account_sid, credential_sid, nonce, key, int(expires))
+
+
+def sign_out(conn: Connection, signed: Signed) -> None:
+    """End the session for every copy of its cookie; forget the sessions whose cookies ran
+    out meanwhile."""
+    now_ms = int(time.time() * 1000)
+    conn.execute(delete(console_sign_outs).where(console_sign_outs.c.expires_at < now_ms))
+    conn.execute(
+        insert(console_sign_outs).values(nonce=signed.nonce, expires_at=signed.expires * 1000)
+    )
 
 
 def cookie_header(name: str, value: str, *, secure: bool, max_age: int = LIFETIME_S) -> bytes:

@@ -2,6 +2,7 @@
 
 from maskline.accounts.tables import accounts, api_keys
 from maskline.callbacks.tables import callback_attempts, callbacks
+from maskline.console.tables import console_sign_outs
 from maskline.db.metadata import metadata
 from maskline.events.tables import events
 from maskline.interactions.tables import interactions
@@ -19,6 +20,7 @@ __all__ = [
     "callbacks",
     "carrier_calls",
     "carrier_messages",
+    "console_sign_outs",
     "events",
     "interactions",
     "jobs",

@@ -418,13 +418,16 @@ class _Held:
         return self.sqlite or not self.driver.closed
 
     def close(self) -> None:
-        if self.conn.closed:
+        conn = self.conn
+        if conn.closed:
             return
-        # The flag lives with the pooled driver connection: the pool's next user needs it gone.
-        self.conn.info.pop("driver_transactions", None)
         try:
-            if self.sqlite and self.driver is not None and self.driver.in_transaction:
-                self.driver.rollback()
-            self.root.rollback()
+            if not conn.invalidated:  # (a lost connection goes as it is)
+                # The flag lives with the pooled driver connection: the pool's next user
+                # needs it gone.
+                conn.info.pop("driver_transactions", None)
+                if self.sqlite and self.driver is not None and self.driver.in_transaction:
+                    self.driver.rollback()
+                self.root.rollback()
         finally:
-            self.conn.close()
+            conn.close()

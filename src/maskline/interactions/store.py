@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Text,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from maskline.db import fast
 from maskline.db.paging import fetch_page
@@ -54,7 +66,58 @@ def get_message_interaction(conn: Connection, participant_sid: str, sid: str) ->
     return fast.first(conn, _MESSAGE_INTERACTION, values)
 
 
+# Each leg's statuses as they came, for the console: "status ms" entries joined by ";", kept
+# in the row (no statement of their own). A repeated status is not noted again, and a history
+# stops growing past HISTORY_MAX characters (a carrier could report without end).
+_LEGS = ("inbound", "outbound")
+HISTORY_MAX = 1000
+
+
+def _noted(leg: str) -> Any:
+    """The leg's history with the status being set (`<leg>_status_new`) noted as
+    `<leg>_status_entry`, unless it is the status the leg already has."""
+    history = interactions.c[f"{leg}_status_history"]
+    # Typed, so that PostgreSQL reads the parameter as one type wherever it stands.
+    entry: Any = bindparam(f"{leg}_status_entry", type_=Text())
+    return case(
+        (interactions.c[f"{leg}_resource_status"] == bindparam(f"{leg}_status_new"), history),
+        (history.is_(None), entry),
+        (func.length(history) > HISTORY_MAX, history),
+        else_=history + literal(";", Text()) + entry,
+    )
+
+
+# By (inbound status set, outbound status set): the update that notes them.
+_UPDATE_NOTING = {
+    (inbound, outbound): _UPDATE.values(
+        {
+            f"{leg}_status_history": _noted(leg)
+            for leg, noted in (("inbound", inbound), ("outbound", outbound))
+            if noted
+        }
+    )
+    for inbound in (False, True)
+    for outbound in (False, True)
+    if inbound or outbound
+}
+
+
+def history_entries(history: str | None) -> list[tuple[str, int]]:
+    """A leg's history as (status, ms) pairs, oldest first."""
+    found = []
+    for entry in (history or "").split(";"):
+        status, _, at = entry.partition(" ")
+        if status and at.isdigit():
+            found.append((status, int(at)))
+    return found
+
+
 def insert_interaction(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert an interaction; its legs' statuses start their histories."""
+    for leg in _LEGS:
+        status = values.get(f"{leg}_resource_status")
+        if status is not None and f"{leg}_status_history" not in values:
+            values = {**values, f"{leg}_status_history": f"{status} {values['date_updated']}"}
     fast.write_later(conn, _INSERT, values)
 
 
@@ -65,7 +128,21 @@ def inserted_interaction(values: dict[str, Any]) -> Any:
 
 
 def update_interaction(conn: Connection, sid: str, values: dict[str, Any]) -> None:
-    fast.write_later(conn, _UPDATE, {**values, "where_sid": sid})
+    """Update an interaction; a leg status set is noted in that leg's history, at the
+    update's `date_updated`."""
+    inbound = "inbound_resource_status" in values
+    outbound = "outbound_resource_status" in values
+    if not (inbound or outbound):
+        fast.write_later(conn, _UPDATE, {**values, "where_sid": sid})
+        return
+    params = {**values, "where_sid": sid}
+    at = values.get("date_updated", 0)
+    for leg, noted in (("inbound", inbound), ("outbound", outbound)):
+        if noted:
+            status = values[f"{leg}_resource_status"]
+            params[f"{leg}_status_new"] = status
+            params[f"{leg}_status_entry"] = f"{status} {at}"
+    fast.write_later(conn, _UPDATE_NOTING[(inbound, outbound)], params)
 
 
 def delete_interaction(conn: Connection, sid: str) -> None:

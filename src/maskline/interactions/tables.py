@@ -33,6 +33,9 @@ interactions = Table(
     Column("outbound_resource_url", Text, nullable=True),
     Column("date_created", Millis, nullable=False),
     Column("date_updated", Millis, nullable=False),
+    # Each leg's statuses as they came: "status ms" entries joined by ";" (interactions/store.py).
+    Column("inbound_status_history", Text, nullable=True),
+    Column("outbound_status_history", Text, nullable=True),
     Index("ix_interactions_session_order", "session_sid", "id"),
     Index("ix_interactions_participant_order", "participant_sid", "id"),
     Index("ix_interactions_inbound_resource", "inbound_resource_sid"),

@@ -11,7 +11,6 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from maskline.clock import Clock
 from maskline.db import fast
 from maskline.errors import InvalidParameter
 from maskline.sandbox.tables import sandbox_clocks
@@ -29,9 +28,11 @@ def load_offsets(conn: Connection) -> dict[str, int]:
     return {str(row.account_sid): int(row.offset_ms) for row in rows}
 
 
-def advance(conn: Connection, clock: Clock, account_sid: str, seconds: int) -> int:
-    """Move the account's clock forward; its new offset in ms. Two calls at once both count:
-    the row is made if missing, then moved in one statement that also checks the bound."""
+def advance(conn: Connection, account_sid: str, seconds: int) -> int:
+    """Move the account's clock forward in the database; its new offset in ms. Two calls at
+    once both count: the row is made if missing, then moved in one statement that also checks
+    the bound. The process's clock learns the move from its caller once it is committed: the
+    worker must not act on a time that may yet be rolled back."""
     dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(
         dialect_insert(sandbox_clocks)
@@ -52,5 +53,4 @@ def advance(conn: Connection, clock: Clock, account_sid: str, seconds: int) -> i
         raise InvalidParameter(
             "Advance", f"would take the account's clock more than {MAX_OFFSET_DAYS} days ahead"
         )
-    clock.offsets[account_sid] = int(moved)
     return int(moved)

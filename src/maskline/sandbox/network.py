@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from maskline import sids
-from maskline.clock import iso
+from maskline.clock import account_time, iso
 from maskline.errors import InvalidParameter, NotFound
 from maskline.numbers.geo import phone_facts
 from maskline.routing.inbound import Inbound, route
+from maskline.runtime import Runtime
 from maskline.sandbox import store
 from maskline.sandbox.calls import end_inbound_call
 from maskline.sandbox.carrier import (
@@ -146,20 +147,33 @@ def list_device_calls(req: Request) -> Response:
     return json_response({"calls": [render_call(row, req.base_url) for row in rows]})
 
 
-def advance_clock(req: Request) -> Response:
+async def advance_clock(req: Request) -> Response:
     """Move the caller's sandbox clock forward; its sessions past their deadline close before
     it answers. Other accounts' clocks do not move."""
     seconds = params.integer(req.form, "Advance", required=True, minimum=0, maximum=MAX_ADVANCE_S)
-    runtime = req.runtime
-    offset = advance(req.conn, runtime.clock, req.account_sid, seconds or 0)
-    closed = expire_due(req.conn, runtime.clock, account_sid=req.account_sid)
-    runtime.wake()
+    offset, closed, now = await move_clock(req.runtime, req.account_sid, seconds or 0)
     body: dict[str, Any] = {
         "offset_seconds": offset / 1000,
-        "now": iso(runtime.clock.now_ms()),
+        "now": iso(now),
         "sessions_closed": closed,
     }
     return json_response(body)
+
+
+async def move_clock(runtime: Runtime, account_sid: str, seconds: int) -> tuple[int, int, int]:
+    """Move the account's clock and close its sessions past their deadline at the new time,
+    in one transaction; then, once it is committed, every task of the process reads the moved
+    clock. (offset ms, sessions closed, the account's time now.)"""
+    clock = runtime.clock
+    with runtime.transaction() as conn:
+        offset = advance(conn, account_sid, seconds)
+        with clock.moving(account_sid, offset), account_time(account_sid):
+            closed = expire_due(conn, clock, account_sid=account_sid)
+            now = clock.now_ms()
+    await runtime.transactions.settled()
+    clock.offsets[account_sid] = offset
+    runtime.wake()
+    return offset, closed, now
 
 
 ROUTES = [
@@ -167,5 +181,5 @@ ROUTES = [
     Route("POST", "/sandbox/v1/Calls", place_sandbox_call, is_async=True),
     Route("GET", "/sandbox/v1/Calls/{sid}", fetch_sandbox_call),
     Route("GET", "/sandbox/v1/Devices/{device}/Calls", list_device_calls),
-    Route("POST", "/sandbox/v1/Clock", advance_clock, writes=True),
+    Route("POST", "/sandbox/v1/Clock", advance_clock, is_async=True),
 ]

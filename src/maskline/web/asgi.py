@@ -237,6 +237,8 @@ class App:
             query_string=scope.get("query_string", b"").decode("latin-1"),
         )
         request.account_sid = account_sid
+        client = scope.get("client")
+        request.client_address = str(client[0]) if client else None
         _again.set((route, request))
         return await self._call(route, request)
 

@@ -19,6 +19,7 @@ class Request:
     __slots__ = (
         "account_sid",
         "base_url",
+        "client_address",
         "conn",
         "form",
         "headers",
@@ -52,6 +53,8 @@ class Request:
         self.headers = headers or []
         self.query_string = query_string
         self.account_sid = ""
+        # The caller's address as the server saw it (a proxy's, behind one); None if unknown.
+        self.client_address: str | None = None
         self.conn: Connection = None  # type: ignore[assignment]
 
     def header(self, name: str) -> str | None:
