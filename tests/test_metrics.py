@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from twilio.base.exceptions import TwilioRestException
 
-from tests.conftest import next_number
+from tests.conftest import add_numbers, next_number
 from tests.receiver import Receiver, Reply
 from tests.support import ACCOUNT_SID, AUTH_TOKEN, Server, new_database_url
 from tests.traffic import FAST_ENV, Sandbox, new_service, open_conversation, wait_until
@@ -172,6 +172,25 @@ def test_pool_and_session_gauges_and_exhaustion_follow_the_traffic(srv: Server) 
     assert value(gauges, "maskline_sessions", service_sid=service.sid, status="closed") == 1
     assert value(gauges, "maskline_sessions", service_sid=service.sid, status="open") == 1
     assert value(gauges, "maskline_pool_numbers", service_sid=service.sid, state="free") == 1
+
+    # A reserved number is counted as such; a number in no participant's area, under an
+    # area-code match, refuses with 80206, counted as exhaustion too.
+    local = new_service(sdk, 0, geo_match_level="area-code")
+    numbers = add_numbers(sdk, local.sid, 2, area="415")
+    sdk.proxy.v1.services(local.sid).phone_numbers(numbers[0].sid).update(is_reserved=True)
+    far = sdk.proxy.v1.services(local.sid).sessions.create()
+    with pytest.raises(TwilioRestException) as refused:
+        sdk.proxy.v1.services(local.sid).sessions(far.sid).participants.create(
+            identifier=next_number("212")
+        )
+    assert refused.value.code == 80206
+    gauges = scrape(srv)
+    pool = {
+        state: value(gauges, "maskline_pool_numbers", service_sid=local.sid, state=state)
+        for state in ("free", "in_use", "reserved")
+    }
+    assert pool == {"free": 1, "in_use": 0, "reserved": 1}
+    assert value(gauges, "maskline_pool_exhausted_total", service_sid=local.sid) == 1
 
 
 def test_callbacks_delivered_and_failed_are_counted(srv: Server, receiver: Receiver) -> None:

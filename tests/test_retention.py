@@ -81,6 +81,12 @@ def test_a_closed_session_goes_after_the_retention_period(srv: Server) -> None:
         assert a.get(path + "/Participants").status_code == 404
         assert a.get(path + "/Interactions").status_code == 404
         wait_until(lambda: not sandbox.callbacks(), what="the finished callbacks deleted")
+        # The rows themselves, not only what the API shows: the session's participants and
+        # interactions, and its callbacks' attempts.
+        wait_until(
+            lambda: _rows_of(srv, closing.session_sid) == (0, 0, 0, 0),
+            what="the session's rows deleted",
+        )
         wait_until(lambda: not sandbox.events(), what="the events deleted")
         wait_until(
             lambda: not sandbox.messages(closing.a.identifier), what="the sandbox's messages"
@@ -95,6 +101,33 @@ def test_a_closed_session_goes_after_the_retention_period(srv: Server) -> None:
     deleted = _deleted(srv)
     for kind in ("sessions", "callbacks", "events", "sandbox"):
         assert deleted.get(kind, 0) >= 1, deleted
+
+
+def _rows_of(server: Server, session_sid: str) -> tuple[int, int, int, int]:
+    """(participants, interactions, callbacks) left of a session, and callback attempts left
+    without their callback."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(server.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            counts = [
+                conn.execute(
+                    sa.text(f"SELECT count(*) FROM {table} WHERE session_sid = :sid"),
+                    {"sid": session_sid},
+                ).scalar_one()
+                for table in ("participants", "interactions", "callbacks")
+            ]
+            # Attempts outlive no callback of theirs.
+            attempts = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM callback_attempts WHERE callback_id NOT IN "
+                    "(SELECT id FROM callbacks)"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return counts[0], counts[1], counts[2], attempts
 
 
 @pytest.fixture
