@@ -29,15 +29,17 @@ class Clock:
         # Added to every account's time: for tools and tests that run a whole server ahead.
         self.offset_ms = offset_ms
         self.offsets: dict[str, int] = {}
+        # How many tasks are inside `moving` now: while none is, `now_ms` need not look.
+        self._moves = 0
 
     def now_ms(self) -> int:
         offsets = self.offsets
         account = current_account.get() or ""
-        moving = _moving.get()
-        if moving is not None and moving[0] == account:
-            extra = moving[1]
-        else:
-            extra = offsets.get(account, 0) if offsets else 0
+        extra = offsets.get(account, 0) if offsets else 0
+        if self._moves:
+            moving = _moving.get()
+            if moving is not None and moving[0] == account:
+                extra = moving[1]
         return int(time.time() * 1000) + self.offset_ms + extra
 
     @contextlib.contextmanager
@@ -45,9 +47,11 @@ class Clock:
         """Inside the block, this task reads `account_sid`'s clock at `offset_ms`; the others
         go on reading it where it was until the move is committed and `offsets` has it."""
         token = _moving.set((account_sid, offset_ms))
+        self._moves += 1
         try:
             yield
         finally:
+            self._moves -= 1
             _moving.reset(token)
 
     def wall_ms(self) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from maskline.clock import iso
-from maskline.interactions.store import history_entries
+from maskline.interactions.store import legs_history
 from maskline.web.response import Response
 
 HERE = Path(__file__).parent
@@ -46,7 +46,7 @@ _env = Environment(
 _env.filters["iso"] = lambda millis: iso(millis) if millis is not None else ""
 _env.filters["data"] = _data
 # A leg's statuses as they came (interactions/store.py), as (status, ms) pairs.
-_env.filters["statuses"] = history_entries
+_env.globals["legs_history"] = legs_history
 
 
 def page(template: str, http_status: int = 200, **context: Any) -> Response:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
@@ -73,11 +73,15 @@ class Lender(Generic[H]):
         """A new connection, in a place already counted in `_open`. Opened on a thread:
         psycopg's connect waits in its own way, and the server's set-up takes several round
         trips, which the event loop need not wait for."""
+        opening = asyncio.ensure_future(asyncio.to_thread(self._opener, self.engine))
         try:
-            return wait_for(asyncio.to_thread(self._opener, self.engine))
+            # Shielded: a transaction cancelled meanwhile leaves the thread to finish, and
+            # the connection it opens is closed rather than lost.
+            return wait_for(asyncio.shield(opening))
         except BaseException:
             self._open -= 1
             self._hand_on(None)  # so that a waiter tries too, rather than wait forever
+            opening.add_done_callback(_close_if_opened)
             raise
 
     def give_back(self, held: H) -> None:
@@ -116,3 +120,11 @@ class Lender(Generic[H]):
         free, self._free = self._free, []
         for held in free:
             self._discard(held)
+
+
+def _close_if_opened(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        try:
+            opening.result().close()
+        except Exception:
+            log.exception("closing a connection opened for a cancelled transaction failed")

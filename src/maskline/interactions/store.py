@@ -8,12 +8,14 @@ from sqlalchemy import (
     Connection,
     Row,
     Text,
+    and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
-    literal,
+    literal_column,
     select,
     update,
 )
@@ -67,23 +69,31 @@ def get_message_interaction(conn: Connection, participant_sid: str, sid: str) ->
 
 
 # Each leg's statuses as they came, for the console: "status ms" entries joined by ";", kept
-# in the row (no statement of their own). A repeated status is not noted again, and a history
-# stops growing past HISTORY_MAX characters (a carrier could report without end).
-_LEGS = ("inbound", "outbound")
+# in the row. Nothing is written for them when an interaction is made (its legs' first
+# statuses are those of its row, at `date_created`): an update that changes a leg's status
+# notes the status it had, if it was the first, then the new one. A repeated status is not
+# noted again, and a history stops growing past HISTORY_MAX characters (a carrier could
+# report without end). The statement works it out from the row as it stands, so that two
+# changes at once both count.
 HISTORY_MAX = 1000
 
 
 def _noted(leg: str) -> Any:
     """The leg's history with the status being set (`<leg>_status_new`) noted as
-    `<leg>_status_entry`, unless it is the status the leg already has."""
+    `<leg>_status_entry`, unless it is the status the leg already has. (Its constants are
+    written into the statement: bound, each would be one more value to pass per update.)"""
     history = interactions.c[f"{leg}_status_history"]
+    status = interactions.c[f"{leg}_resource_status"]
     # Typed, so that PostgreSQL reads the parameter as one type wherever it stands.
     entry: Any = bindparam(f"{leg}_status_entry", type_=Text())
+    space, semicolon = literal_column("' '", Text()), literal_column("';'", Text())
+    first = status + space + cast(interactions.c.date_created, Text())
     return case(
-        (interactions.c[f"{leg}_resource_status"] == bindparam(f"{leg}_status_new"), history),
-        (history.is_(None), entry),
-        (func.length(history) > HISTORY_MAX, history),
-        else_=history + literal(";", Text()) + entry,
+        (status == bindparam(f"{leg}_status_new"), history),
+        (and_(history.is_(None), status.is_(None)), entry),
+        (history.is_(None), first + semicolon + entry),
+        (func.length(history) > literal_column(str(HISTORY_MAX)), history),
+        else_=history + semicolon + entry,
     )
 
 
@@ -102,22 +112,22 @@ _UPDATE_NOTING = {
 }
 
 
-def history_entries(history: str | None) -> list[tuple[str, int]]:
-    """A leg's history as (status, ms) pairs, oldest first."""
+def legs_history(row: Any, leg: str) -> list[tuple[str, int]]:
+    """A leg's statuses as (status, ms) pairs, oldest first: its history, or, before its
+    first change, the status it was made with."""
     found = []
-    for entry in (history or "").split(";"):
+    for entry in (getattr(row, f"{leg}_status_history") or "").split(";"):
         status, _, at = entry.partition(" ")
         if status and at.isdigit():
             found.append((status, int(at)))
+    if not found:
+        status = getattr(row, f"{leg}_resource_status")
+        if status:
+            found.append((status, row.date_created))
     return found
 
 
 def insert_interaction(conn: Connection, values: dict[str, Any]) -> None:
-    """Insert an interaction; its legs' statuses start their histories."""
-    for leg in _LEGS:
-        status = values.get(f"{leg}_resource_status")
-        if status is not None and f"{leg}_status_history" not in values:
-            values = {**values, f"{leg}_status_history": f"{status} {values['date_updated']}"}
     fast.write_later(conn, _INSERT, values)
 
 
@@ -130,19 +140,20 @@ def inserted_interaction(values: dict[str, Any]) -> Any:
 def update_interaction(conn: Connection, sid: str, values: dict[str, Any]) -> None:
     """Update an interaction; a leg status set is noted in that leg's history, at the
     update's `date_updated`."""
-    inbound = "inbound_resource_status" in values
-    outbound = "outbound_resource_status" in values
-    if not (inbound or outbound):
-        fast.write_later(conn, _UPDATE, {**values, "where_sid": sid})
-        return
     params = {**values, "where_sid": sid}
+    inbound = values.get("inbound_resource_status")
+    outbound = values.get("outbound_resource_status")
+    if inbound is None and outbound is None:
+        fast.write_later(conn, _UPDATE, params)
+        return
     at = values.get("date_updated", 0)
-    for leg, noted in (("inbound", inbound), ("outbound", outbound)):
-        if noted:
-            status = values[f"{leg}_resource_status"]
-            params[f"{leg}_status_new"] = status
-            params[f"{leg}_status_entry"] = f"{status} {at}"
-    fast.write_later(conn, _UPDATE_NOTING[(inbound, outbound)], params)
+    if inbound is not None:
+        params["inbound_status_new"] = inbound
+        params["inbound_status_entry"] = f"{inbound} {at}"
+    if outbound is not None:
+        params["outbound_status_new"] = outbound
+        params["outbound_status_entry"] = f"{outbound} {at}"
+    fast.write_later(conn, _UPDATE_NOTING[(inbound is not None, outbound is not None)], params)
 
 
 def delete_interaction(conn: Connection, sid: str) -> None:
