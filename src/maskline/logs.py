@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 
 # The Twilio-Request-Id of the request being handled (each request is a task of its own).
-request_id: ContextVar[str | None] = ContextVar("maskline_request_id", default=None)
+# Held as the header's bytes (web/observe.py makes it so), decoded only when a line is written.
+request_id: ContextVar[bytes | None] = ContextVar("maskline_request_id", default=None)
 
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
 # What every LogRecord has: anything else on a record was given by `extra=`.
@@ -61,7 +62,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         rid = request_id.get()
         if rid is not None and "request_id" not in entry:
-            entry["request_id"] = rid
+            entry["request_id"] = rid.decode()
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

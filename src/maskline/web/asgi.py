@@ -25,7 +25,7 @@ from maskline.errors import (
 )
 from maskline.logs import request_id
 from maskline.runtime import Runtime
-from maskline.web.observe import Observer, new_request_id
+from maskline.web.observe import ROUTE, Observer, new_request_id
 from maskline.web.ratelimit import RateLimiter
 from maskline.web.request import FormError, Request, parse_form
 from maskline.web.response import Response, json_response
@@ -44,8 +44,6 @@ Hook = Callable[[], Awaitable[None]]
 
 # What runs the request again from the start, should its batch be rolled back (Replay).
 _again: ContextVar[tuple[Route, Request] | None] = ContextVar("maskline_again", default=None)
-# The pattern of the route the request reached, for its metrics.
-_pattern: ContextVar[str] = ContextVar("maskline_route_pattern", default="unmatched")
 
 
 def error_response(error: ApiError) -> Response:
@@ -86,7 +84,7 @@ class App:
             response = await self._handle(scope, receive)
             headers = [
                 (b"content-length", str(len(response.body)).encode()),
-                (b"twilio-request-id", rid.encode()),
+                (b"twilio-request-id", rid),
                 *response.headers,
             ]
             if response.content_type:
@@ -96,12 +94,7 @@ class App:
             )
             await send({"type": "http.response.body", "body": response.body})
             self._observer.done(
-                scope,
-                _pattern.get(),
-                response.status,
-                time.perf_counter() - started,
-                rid,
-                current_account.get(),
+                scope, response.status, time.perf_counter() - started, rid, current_account.get()
             )
         elif kind == "lifespan":
             await self._lifespan(receive, send)
@@ -180,8 +173,8 @@ class App:
         matched = self.router.match(path)
         if matched is None:
             raise NotFound(f"The requested resource {path} was not found")
-        routes, params = matched
-        _pattern.set(next(iter(routes.values())).path)
+        routes, params, pattern = matched
+        scope[ROUTE] = pattern  # for its metrics (web/observe.py)
         method: str = scope["method"]
         route = routes.get(method)
         if route is None:
@@ -237,8 +230,7 @@ class App:
             query_string=scope.get("query_string", b"").decode("latin-1"),
         )
         request.account_sid = account_sid
-        client = scope.get("client")
-        request.client_address = str(client[0]) if client else None
+        request.client = scope.get("client")
         _again.set((route, request))
         return await self._call(route, request)
 

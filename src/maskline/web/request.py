@@ -19,7 +19,7 @@ class Request:
     __slots__ = (
         "account_sid",
         "base_url",
-        "client_address",
+        "client",
         "conn",
         "form",
         "headers",
@@ -53,9 +53,13 @@ class Request:
         self.headers = headers or []
         self.query_string = query_string
         self.account_sid = ""
-        # The caller's address as the server saw it (a proxy's, behind one); None if unknown.
-        self.client_address: str | None = None
+        # The caller's (host, port) as the server saw it (a proxy's, behind one), if known.
+        self.client: tuple[str, int] | None = None
         self.conn: Connection = None  # type: ignore[assignment]
+
+    @property
+    def client_address(self) -> str | None:
+        return str(self.client[0]) if self.client else None
 
     def header(self, name: str) -> str | None:
         """A request header by its lowercase name."""

@@ -30,6 +30,8 @@ class _Node:
     literals: dict[str, _Node] = field(default_factory=dict)
     param: tuple[str, _Node] | None = None
     routes: dict[str, Route] = field(default_factory=dict)
+    # The routes' path pattern, for the metrics (`/v1/Services/{service}`).
+    pattern: str = ""
 
 
 class Router:
@@ -53,9 +55,11 @@ class Router:
         if route.method in node.routes:
             raise ValueError(f"{route.method} {route.path} is listed twice")
         node.routes[route.method] = route
+        node.pattern = route.path
 
-    def match(self, path: str) -> tuple[dict[str, Route], dict[str, str]] | None:
-        """The routes at `path` by method, and the path parameters; None when nothing is there."""
+    def match(self, path: str) -> tuple[dict[str, Route], dict[str, str], str] | None:
+        """The routes at `path` by method, the path parameters and the routes' pattern; None
+        when nothing is there."""
         node = self._root
         params: dict[str, str] = {}
         for segment in path.strip("/").split("/"):
@@ -70,4 +74,4 @@ class Router:
             node = child
         if not node.routes:
             return None
-        return node.routes, params
+        return node.routes, params, node.pattern
