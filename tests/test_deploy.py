@@ -2,8 +2,8 @@
 alert rules (checked and unit-tested with promtool) and the dashboard, which name only metrics
 Maskline exposes, and the container and service recipes.
 
-No container engine runs on the machines the suite runs on, so the image itself is not built
-here: its recipe is read for what it must hold.
+The image itself is built and run in tests/test_container.py; here its recipe is read for what
+it must hold.
 """
 
 from __future__ import annotations
