@@ -198,6 +198,21 @@ def test_an_interaction_restarts_the_ttl(
     )
 
 
+def test_a_ttl_of_weeks_moves_with_each_interaction(sdk: Client, sandbox: Sandbox) -> None:
+    # 30 days in milliseconds is past a 32-bit integer: the deadline is worked out in 64 bits.
+    day = 86400
+    conversation = open_conversation(sdk, new_service(sdk, 2), ttl=30 * day)
+    a = conversation.a
+    sandbox.advance(20 * day)
+    sent = sandbox.send(a.identifier, a.proxy_identifier, "still on for next month?")
+    assert sent["routing"]["result"] == "forwarded"
+    sandbox.advance(20 * day)  # 40 days after creation, 20 after the text
+    assert conversation.session.fetch().status == "in-progress"
+    sandbox.advance(10 * day + 1)
+    closed = conversation.session.fetch()
+    assert (closed.status, closed.closed_reason) == ("closed", "ttl")
+
+
 def test_traffic_after_expiry_without_url_is_not_routed(sdk: Client, sandbox: Sandbox) -> None:
     conversation = open_conversation(sdk, new_service(sdk, 2), ttl=5)
     a, b = conversation.a, conversation.b

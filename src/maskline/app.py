@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if not is_current(runtime.engine):
             raise RuntimeError("The database schema is behind: run `maskline migrate`.")
         with runtime.transaction(writes=False) as conn:
-            runtime.clock.offsets = load_offsets(conn)
+            runtime.clock.learn(load_offsets(conn))
         # Group commit on SQLite; on PostgreSQL, waits for the database on the event loop.
         runtime.start()
         if runtime.settings.run_worker:

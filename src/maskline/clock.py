@@ -54,6 +54,16 @@ class Clock:
             self._moves -= 1
             _moving.reset(token)
 
+    def learn(self, offsets: dict[str, int]) -> None:
+        """Committed moves, this process's or another's. A clock only moves forward, so the
+        later offset of each account is kept: an older read, or a move committed earlier whose
+        caller came back later, never takes a clock back."""
+        known = self.offsets
+        self.offsets = {
+            **known,
+            **{account: max(offset, known.get(account, 0)) for account, offset in offsets.items()},
+        }
+
     def wall_ms(self) -> int:
         """The time of an account whose clock was never moved."""
         return int(time.time() * 1000) + self.offset_ms

@@ -113,7 +113,7 @@ def refresh_clock(runtime: Runtime) -> None:
     if runtime.settings.carrier != "sandbox":
         return
     with runtime.transaction(writes=False) as conn:
-        runtime.clock.offsets = load_offsets(conn)
+        runtime.clock.learn(load_offsets(conn))
 
 
 async def run_network_jobs(runtime: Runtime) -> int:

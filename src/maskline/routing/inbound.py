@@ -169,7 +169,9 @@ def resolve(
             reason = None if locked is None else closing_reason(locked, now)
             if locked is not None and locked.status in ACTIVE and reason is not None:
                 close_session(conn, clock, session=locked, reason=reason)
-            session = None
+                session = None
+            else:  # moved on meanwhile (a text just now, a new TTL): still active, or closed
+                session = locked if locked is not None and locked.status in ACTIVE else None
     if session is None or sender is None:
         previous = store.last_participant(conn, inbound.from_, number.sid)
         return OutOfSession(service=service, number=number, previous=previous)

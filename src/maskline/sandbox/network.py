@@ -171,7 +171,7 @@ async def move_clock(runtime: Runtime, account_sid: str, seconds: int) -> tuple[
             closed = expire_due(conn, clock, account_sid=account_sid)
             now = clock.now_ms()
     await runtime.transactions.settled()
-    clock.offsets[account_sid] = offset
+    clock.learn({account_sid: offset})
     runtime.wake()
     return offset, closed, now
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Row,
+    bindparam,
+    case,
+    cast,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from maskline.db import fast
 from maskline.db.paging import fetch_page
@@ -140,7 +152,8 @@ def _activity(opens: bool, deadline: bool) -> Any:
         since = case((c.ttl_base > now, c.ttl_base), else_=now)
         values["expires_at"] = case(
             (c.date_expiry.is_not(None), c.date_expiry),
-            (c.ttl > 0, since + c.ttl * 1000),
+            # In 64 bits: a TTL over 24.8 days, in milliseconds, overflows PostgreSQL's integer.
+            (c.ttl > 0, since + cast(c.ttl, BigInteger) * 1000),
             else_=None,
         )
     active = or_(sessions.c.status == ACTIVE[0], sessions.c.status == ACTIVE[1])
