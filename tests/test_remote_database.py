@@ -17,21 +17,27 @@ from bench.delay import DelayProxy
 from tests.conftest import add_numbers, next_number
 from tests.support import Server, postgres, postgres_database, unique
 
-DELAY_S = 0.02  # each way: a 40 ms round trip, far above this machine's own noise
+# Each way: a 100 ms round trip, far above what a busy machine adds to a request's own work
+# (the other test process may be building a container image meanwhile).
+DELAY_S = 0.05
 REQUESTS = 8
 
 
 @pytest.fixture(scope="module")
-def far() -> Iterator[Server]:
+def servers() -> Iterator[tuple[Server, Server]]:
+    """Two processes on one database: `near` reaches it directly and makes and checks what the
+    test needs; `far` reaches it through the delay, and only what is timed goes to it."""
     url = postgres_database()
     database = postgres()
+    near = Server(database_url=url).start()
     with DelayProxy(database.port, DELAY_S) as proxy:
         delayed = url.replace(f":{database.port}/", f":{proxy.port}/")
         # As shipped: the worker in the process, its rounds waiting on the loop too, and the
         # pool at its default size (more connections than the requests timed at once).
-        server = Server(database_url=delayed).start()
-        yield server
-        server.stop()
+        far = Server(database_url=delayed, migrate_first=False).start()
+        yield near, far
+        far.stop()
+    near.stop()
 
 
 def _timed(
@@ -50,8 +56,9 @@ def _timed(
     return time.perf_counter() - started
 
 
-def test_concurrent_requests_overlap_their_database_waits(far: Server) -> None:
-    sdk = far.client()
+def test_concurrent_requests_overlap_their_database_waits(servers: tuple[Server, Server]) -> None:
+    near, far = servers
+    sdk = near.client()
     service = sdk.proxy.v1.services.create(unique_name=unique("far"))
     # Enough numbers that concurrent sessions seldom want the same one: two transactions that
     # change one number's use counter take turns, as they must.
@@ -80,7 +87,8 @@ def test_concurrent_requests_overlap_their_database_waits(far: Server) -> None:
         # Every client connects, and the pool opens its connections, first.
         _timed(clients, fetch, parallel=True)
         one_by_one = _timed(clients, fetch, parallel=False)
-        together = _timed(clients, fetch, parallel=True)
+        # The best of three: a busy machine can only slow a try down.
+        together = min(_timed(clients, fetch, parallel=True) for _ in range(3))
         # Waited for one after another, eight requests would take as long together as one
         # by one; overlapped, a fraction of it, even on a busy machine.
         assert together < one_by_one / 2, (together, one_by_one)
@@ -92,10 +100,10 @@ def test_concurrent_requests_overlap_their_database_waits(far: Server) -> None:
         for client in clients:
             client.close()
     # Every session whole, the pair rule held: two participants each, the numbers counted.
-    listed = far.http().get(f"{base}/Sessions", params={"PageSize": 100}).json()["sessions"]
+    listed = near.http().get(f"{base}/Sessions", params={"PageSize": 100}).json()["sessions"]
     assert len(listed) == 1 + 2 * REQUESTS
     for made in listed[1:]:
-        people = far.http().get(f"{base}/Sessions/{made['sid']}/Participants").json()
+        people = near.http().get(f"{base}/Sessions/{made['sid']}/Participants").json()
         assert len(people["participants"]) == 2
-    pool = far.http().get(f"{base}/PhoneNumbers").json()["phone_numbers"]
+    pool = near.http().get(f"{base}/PhoneNumbers").json()["phone_numbers"]
     assert sum(n["in_use"] for n in pool) >= REQUESTS
