@@ -139,15 +139,19 @@ def _serving_pids(server: Server) -> set[int]:
     return found
 
 
+def pool_states(gauges: Samples, service_sid: str) -> dict[str, float]:
+    """`maskline_pool_numbers` of one service, by state."""
+    return {
+        state: value(gauges, "maskline_pool_numbers", service_sid=service_sid, state=state)
+        for state in ("free", "in_use", "reserved")
+    }
+
+
 def test_pool_and_session_gauges_and_exhaustion_follow_the_traffic(srv: Server) -> None:
     sdk = srv.client()
     service = new_service(sdk, 1)
     gauges = scrape(srv)
-    pool = {
-        state: value(gauges, "maskline_pool_numbers", service_sid=service.sid, state=state)
-        for state in ("free", "in_use", "reserved")
-    }
-    assert pool == {"free": 1, "in_use": 0, "reserved": 0}
+    assert pool_states(gauges, service.sid) == {"free": 1, "in_use": 0, "reserved": 0}
     assert value(gauges, "maskline_sessions", service_sid=service.sid) == 0
     assert value(gauges, "maskline_pool_exhausted_total", service_sid=service.sid) == 0
 
@@ -185,11 +189,7 @@ def test_pool_and_session_gauges_and_exhaustion_follow_the_traffic(srv: Server) 
         )
     assert refused.value.code == 80206
     gauges = scrape(srv)
-    pool = {
-        state: value(gauges, "maskline_pool_numbers", service_sid=local.sid, state=state)
-        for state in ("free", "in_use", "reserved")
-    }
-    assert pool == {"free": 1, "in_use": 0, "reserved": 1}
+    assert pool_states(gauges, local.sid) == {"free": 1, "in_use": 0, "reserved": 1}
     assert value(gauges, "maskline_pool_exhausted_total", service_sid=local.sid) == 1
 
 

@@ -25,12 +25,11 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from maskline import sids
 from maskline.accounts import store
 from maskline.console.tables import console_sign_outs
+from maskline.db.inserts import insert_unless_present
 
 COOKIE = "maskline_console"
 SIGN_IN_COOKIE = "maskline_console_signin"
@@ -118,11 +117,8 @@ def sign_out(conn: Connection, signed: Signed) -> None:
     now_ms = int(time.time() * 1000)
     conn.execute(delete(console_sign_outs).where(console_sign_outs.c.expires_at < now_ms))
     # Two sign-outs of one cookie at once (a double click, two tabs) both end it.
-    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(
-        dialect_insert(console_sign_outs)
-        .values(nonce=signed.nonce, expires_at=signed.expires * 1000)
-        .on_conflict_do_nothing()
+    insert_unless_present(
+        conn, console_sign_outs, nonce=signed.nonce, expires_at=signed.expires * 1000
     )
 
 

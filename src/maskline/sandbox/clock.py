@@ -8,10 +8,9 @@ computes from it (a session's expiry, a TTL, a status step) can pass what the AP
 from __future__ import annotations
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from maskline.db import fast
+from maskline.db.inserts import insert_unless_present
 from maskline.errors import InvalidParameter
 from maskline.sandbox.tables import sandbox_clocks
 
@@ -33,12 +32,7 @@ def advance(conn: Connection, account_sid: str, seconds: int) -> int:
     once both count: the row is made if missing, then moved in one statement that also checks
     the bound. The process's clock learns the move from its caller once it is committed: the
     worker must not act on a time that may yet be rolled back."""
-    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(
-        dialect_insert(sandbox_clocks)
-        .values(account_sid=account_sid, offset_ms=0)
-        .on_conflict_do_nothing()
-    )
+    insert_unless_present(conn, sandbox_clocks, account_sid=account_sid, offset_ms=0)
     delta = seconds * 1000
     moved = conn.execute(
         update(sandbox_clocks)

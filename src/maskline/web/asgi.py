@@ -27,7 +27,7 @@ from maskline.logs import request_id
 from maskline.runtime import Runtime
 from maskline.web.observe import ROUTE, Observer, new_request_id
 from maskline.web.ratelimit import RateLimiter
-from maskline.web.request import FormError, Request, parse_form
+from maskline.web.request import FormError, Request, address_of, parse_form
 from maskline.web.response import Response, json_response
 from maskline.web.routing import Route, Router
 
@@ -273,7 +273,7 @@ class App:
         Unauthorized, or TooManyRequests after repeated failures."""
         runtime = self.runtime
         authenticator = runtime.authenticator
-        address = str(client[0]) if client else None
+        address = address_of(client)
         if authenticator.throttled(auth_header, address):
             raise TooManyRequests("Too many failed attempts to authenticate; try again later")
         waiting = pending_batch.get()

@@ -59,7 +59,7 @@ class Request:
 
     @property
     def client_address(self) -> str | None:
-        return str(self.client[0]) if self.client else None
+        return address_of(self.client)
 
     def header(self, name: str) -> str | None:
         """A request header by its lowercase name."""
@@ -121,3 +121,8 @@ def _unquote(raw: bytes) -> str:
 def first(form: Form, name: str) -> Any:
     values = form.get(name)
     return values[-1] if values else None
+
+
+def address_of(client: Any) -> str | None:
+    """The host of an ASGI scope's `client` (host, port), if the server gave one."""
+    return str(client[0]) if client else None
